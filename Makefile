@@ -1,0 +1,43 @@
+# Two commands do all the set-up: `make demo` and `make test` (each creates .venv if missing).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export AIRFOIL_HOME ?= $(CURDIR)/.airfoil
+
+.PHONY: demo test lint types unit integration bench clean services
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/airfoil run examples/breast_cancer/pipeline.yaml
+	$(BIN)/airfoil run examples/cars/pipeline.yaml
+	$(BIN)/airfoil models list breast_cancer
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench dags examples
+	$(BIN)/ruff format --check src tests bench dags examples
+	$(BIN)/lint-imports
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+test: lint types
+	bash .ci/services.sh
+	$(BIN)/pytest -q -n 2 --dist loadfile
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/pipeline.py
+
+clean:
+	rm -rf .airfoil .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,53 @@
+"""What the DAG-folder file calls: render every pipeline found under AIRFOIL_PIPELINES.
+
+Parsing imports `airflow.sdk`, pydantic and PyYAML (both already loaded by Airflow) and airfoil's
+spec/plan modules: never pandas, scikit-learn or MLflow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from airfoil.errors import SpecError
+from airfoil.plan import build_plans
+from airfoil.settings import load_settings
+from airfoil.spec.loader import load_spec
+
+log = logging.getLogger(__name__)
+
+DAG_FILE = '''\
+"""airfoil: renders every pipeline under AIRFOIL_PIPELINES as Airflow DAGs (airflow.sdk DAG objects)."""
+from airfoil.airflow.dagfolder import render_pipelines
+
+globals().update(render_pipelines())
+'''
+
+
+def find_specs(roots: Iterable[Path]) -> list[Path]:
+    """Spec files: each root is a file, or a folder searched for `pipeline.yaml` / `*.pipeline.yaml`."""
+    found: list[Path] = []
+    for root in roots:
+        if root.is_file():
+            found.append(root)
+        elif root.is_dir():
+            found.extend(sorted(set(root.rglob("pipeline.yaml")) | set(root.rglob("*.pipeline.yaml"))))
+    return list(dict.fromkeys(found))
+
+
+def render_pipelines(paths: Iterable[Path] | None = None) -> dict[str, Any]:
+    """{dag_id: DAG} for every valid spec; an invalid spec is logged and skipped, not fatal to the others."""
+    from airfoil.airflow.render import render
+
+    dags: dict[str, Any] = {}
+    for path in find_specs(load_settings().pipelines if paths is None else paths):
+        try:
+            spec = load_spec(path)
+        except SpecError as exc:
+            log.error("airfoil: skipping %s: %s", path, exc)
+            continue
+        for plan in build_plans(spec, str(path)):
+            dags[plan.dag_id] = render(plan)
+    return dags

@@ -1,0 +1,139 @@
+"""Run a pipeline's DAGs in this process through real Airflow (`DAG.test()` on an SQLite metadata DB).
+
+Airflow reads its configuration when first imported, so `configure()` must run before anything
+imports `airflow`; the CLI calls it first thing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from airfoil.airflow.dagfolder import DAG_FILE
+from airfoil.settings import Settings, airflow_environment
+
+
+@dataclass
+class TaskOutcome:
+    task_id: str
+    map_index: int
+    state: str
+    error: str | None = None
+    result: Any = None
+
+
+@dataclass
+class DagOutcome:
+    dag_id: str
+    run_id: str
+    state: str
+    tasks: list[TaskOutcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "success"
+
+    def result(self, task_id: str) -> Any:
+        return next((t.result for t in self.tasks if t.task_id == task_id and t.result is not None), None)
+
+    def failed(self) -> list[TaskOutcome]:
+        return [t for t in self.tasks if t.state in ("failed", "upstream_failed") and t.error]
+
+
+def configure(settings: Settings, extra_pipelines: list[Path] | None = None) -> None:
+    """Point Airflow at airfoil's home (unless the user configured Airflow) and write the DAG file."""
+    pipelines = list(dict.fromkeys([*settings.pipelines, *(extra_pipelines or [])]))
+    env = airflow_environment(settings)
+    env["AIRFOIL_PIPELINES"] = os.pathsep.join(str(p) for p in pipelines)
+    os.environ.update(env)
+    folder = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    dag_file = folder / "airfoil_dags.py"
+    if not dag_file.exists() or dag_file.read_text() != DAG_FILE:
+        dag_file.write_text(DAG_FILE)
+    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+
+
+def migrate(settings: Settings) -> None:
+    """Create or upgrade Airflow's metadata DB once per Airflow version."""
+    import airflow
+
+    marker = settings.airflow_home / f".migrated-{airflow.__version__}"
+    if marker.exists() and not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").startswith("postgres"):
+        return
+    from airflow.utils import db
+
+    db.upgradedb()
+    marker.touch()
+
+
+@contextlib.contextmanager
+def captured_output(log_path: Path) -> Iterator[TextIO]:
+    """Send everything written to fd 1/2 (Airflow's logs) to `log_path`; yield the real terminal."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved_out), "w", buffering=1)
+    with open(log_path, "a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield terminal
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved_out, 1)
+            os.dup2(saved_err, 2)
+            os.close(saved_out)
+            os.close(saved_err)
+            terminal.close()
+
+
+def run_dag(dag: Any, on_event: Callable[[Any, str, Any], None] | None = None,
+            logical_date: Any = None) -> DagOutcome:
+    """`dag.test()` one DAG and report every task's final state, error and result.
+
+    With the same `logical_date` the same DAG run is re-run (Airflow clears and re-executes it).
+    """
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    from airfoil.steps import runner
+
+    events: dict[tuple[str, int], TaskOutcome] = {}
+
+    def listen(run: Any, state: str, detail: Any) -> None:
+        key = (run.task_id, run.map_index)
+        outcome = events.setdefault(key, TaskOutcome(run.task_id, run.map_index, state))
+        outcome.state = state
+        if state == "failed":
+            outcome.error = str(detail)
+        elif state == "success":
+            outcome.result, outcome.error = detail, None
+        if on_event is not None:
+            on_event(run, state, detail)
+
+    runner.listeners.append(listen)
+    try:
+        kwargs = {} if logical_date is None else {"logical_date": logical_date}
+        dr = dag.test(**kwargs)
+    finally:
+        runner.listeners.remove(listen)
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter(
+            TaskInstance.dag_id == dag.dag_id, TaskInstance.run_id == dr.run_id
+        ).all()
+        tasks = []
+        for ti in sorted(tis, key=lambda t: (t.start_date is None, t.start_date, t.map_index)):
+            seen = events.get((ti.task_id, ti.map_index))
+            state = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+            tasks.append(TaskOutcome(ti.task_id, ti.map_index, state,
+                                     seen.error if seen else None, seen.result if seen else None))
+    state = str(dr.state.value if hasattr(dr.state, "value") else dr.state)
+    return DagOutcome(dag.dag_id, dr.run_id, state, tasks)

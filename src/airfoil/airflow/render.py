@@ -1,0 +1,75 @@
+"""Build real Airflow 3 DAGs (Task SDK) from plain `DagPlan`s. No heavy imports at parse time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Asset, task
+
+from airfoil.plan import DagPlan, TaskPlan
+
+START = datetime(2024, 1, 1)
+
+
+def render(plan: DagPlan) -> DAG:
+    """One Airflow DAG for one plan; every task calls `airfoil.steps.runner.run_step`."""
+    schedule: Any = Asset(plan.schedule_asset) if plan.schedule_asset else plan.schedule
+    with DAG(
+        dag_id=plan.dag_id,
+        schedule=schedule,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        tags=list(plan.tags),
+        doc_md=plan.doc,
+        default_args={"retry_delay": timedelta(seconds=30), "owner": "airfoil"},
+    ) as dag:
+        outputs: dict[str, Any] = {}
+        for t in plan.tasks:
+            fn = _task(plan, t)
+            kwargs = {arg: outputs[up] for arg, up in t.inputs.items()}
+            if t.expand is not None:
+                outputs[t.task_id] = fn.partial(**kwargs).expand(candidate=list(t.expand))
+            else:
+                outputs[t.task_id] = fn(**kwargs)
+    return dag
+
+
+def _task(plan: DagPlan, t: TaskPlan) -> Any:
+    step, spec_path, outlets = t.step, plan.spec_path, bool(t.outlets)
+    # Airflow also passes its context as keyword arguments; keep only the step's own inputs.
+    names = {*t.inputs, *(("candidate",) if t.expand is not None else ())}
+
+    @task(
+        task_id=t.task_id,
+        retries=t.retries,
+        outlets=[Asset(uri) for uri in t.outlets],
+        doc_md=t.doc,
+        map_index_template="{{ task.op_kwargs['candidate'] }}" if t.expand is not None else None,
+    )
+    def run(**inputs: Any) -> dict[str, Any]:
+        from airflow.sdk import get_current_context
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+        from airfoil.errors import AirfoilError
+        from airfoil.steps.context import RunInfo
+        from airfoil.steps.runner import run_step
+
+        ti = get_current_context()["ti"]
+        info = RunInfo(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
+                       try_number=ti.try_number, map_index=ti.map_index)
+        # Results of mapped upstream tasks arrive as lazy sequences; steps get plain lists.
+        plain = {k: list(v) if isinstance(v, Sequence) and not isinstance(v, str | bytes) else v
+                 for k, v in inputs.items() if k in names}
+        try:
+            result = run_step(step, spec_path, info, plain)
+        except AirfoilError as exc:
+            # Bad spec or bad data will not fix itself: fail now instead of retrying.
+            raise AirflowFailException(str(exc)) from exc
+        if outlets and result.get("emit_outlets") is False:
+            raise AirflowSkipException(result.get("reason", "nothing to publish"))
+        return result
+
+    return run

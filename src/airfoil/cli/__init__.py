@@ -1,0 +1,1 @@
+"""The `airfoil` command line; heavy imports happen inside each command."""

@@ -1,0 +1,114 @@
+"""`airfoil` commands. Every command imports what it needs when it runs, so `--help` is instant."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from airfoil.errors import AirfoilError
+
+app = typer.Typer(help="Machine learning pipelines as real Apache Airflow 3 DAGs.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+models_app = typer.Typer(help="Model versions in the registry: list, promote, roll back.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+Spec = Annotated[Path, typer.Argument(help="pipeline.yaml", show_default=False)]
+
+
+class Only(str, Enum):
+    prepare = "prepare"
+    train = "train"
+
+
+def _fail(exc: AirfoilError) -> typer.Exit:
+    typer.secho(f"error: {exc}", fg="red", err=True)
+    return typer.Exit(1)
+
+
+@app.command()
+def validate(spec: Spec) -> None:
+    """Check a pipeline spec without running it: structure, estimators, custom steps, source files."""
+    from airfoil.cli.run import check_spec
+
+    try:
+        loaded = check_spec(spec)
+    except AirfoilError as exc:
+        raise _fail(exc) from None
+    n = len(loaded.train.candidates)
+    typer.secho(f"ok: {spec} — pipeline {loaded.name!r} ({loaded.task}), {n} candidate(s), "
+                f"DAGs {loaded.name}__prepare and {loaded.name}__train", fg="green")
+
+
+@app.command()
+def run(
+    spec: Spec,
+    only: Annotated[Only | None, typer.Option(help="run only this DAG")] = None,
+) -> None:
+    """Run the pipeline's DAGs in this process through Airflow (DAG.test on the embedded metadata DB)."""
+    from airfoil.cli.run import run_pipeline
+
+    try:
+        ok = run_pipeline(spec, only.value if only else None)
+    except AirfoilError as exc:
+        raise _fail(exc) from None
+    if not ok:
+        raise typer.Exit(1)
+
+
+@models_app.command("list")
+def models_list(
+    name: Annotated[str, typer.Argument(help="registered model (pipeline) name")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Every version of a model: aliases, test metrics, gate decision."""
+    from airfoil.cli.output import versions_table
+    from airfoil.registry.versions import list_versions
+    from airfoil.settings import load_settings
+
+    try:
+        versions = list_versions(load_settings(), name)
+    except AirfoilError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(versions, indent=2) + "\n")
+    else:
+        versions_table(name, versions)
+
+
+@models_app.command("promote")
+def models_promote(name: str, version: int) -> None:
+    """Make VERSION the champion by hand (it must load and predict first)."""
+    from airfoil.registry.promote import promote
+    from airfoil.settings import load_settings
+
+    try:
+        out = promote(load_settings(), name, version, "promoted by hand (airfoil models promote)")
+    except AirfoilError as exc:
+        raise _fail(exc) from None
+    typer.secho(f"{name}: champion is now v{out['version']} (was {_v(out['previous'])})", fg="green")
+
+
+@models_app.command("rollback")
+def models_rollback(name: str) -> None:
+    """Move the champion back to the version that held it before."""
+    from airfoil.registry.promote import rollback
+    from airfoil.settings import load_settings
+
+    try:
+        out = rollback(load_settings(), name)
+    except AirfoilError as exc:
+        raise _fail(exc) from None
+    typer.secho(f"{name}: champion rolled back to v{out['version']} (was v{out['previous']})", fg="green")
+
+
+def _v(version: int | None) -> str:
+    return "none" if version is None else f"v{version}"
+
+
+def main() -> None:
+    app()

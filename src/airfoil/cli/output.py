@@ -1,0 +1,104 @@
+"""Tables and messages the CLI prints."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from airfoil.settings import Settings
+from airfoil.spec.model import PipelineSpec
+
+_SHOWN = {"classification": ("accuracy", "precision", "recall", "f1", "roc_auc"),
+          "regression": ("rmse", "mae", "r2")}
+
+
+def _fmt(value: Any) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def candidates_table(spec: PipelineSpec, evaluated: dict[str, Any]) -> Table:
+    table = Table(title=f"{spec.name}: candidates (selected by CV {spec.metric})", title_justify="left")
+    table.add_column("#")
+    table.add_column("estimator")
+    table.add_column("best params", overflow="fold")
+    table.add_column(f"CV {spec.metric}", justify="right")
+    for m in _SHOWN[spec.task]:
+        table.add_column(f"test {m}", justify="right")
+    for row in evaluated["candidates"]:
+        chosen = row["candidate"] == evaluated["chosen"]
+        params = ", ".join(f"{k}={v}" for k, v in row["best_params"].items()) or "defaults"
+        table.add_row(
+            ("★ " if chosen else "") + str(row["candidate"]),
+            row["estimator"].rsplit(".", 1)[-1],
+            params,
+            f"{row['cv_score']:.4f} ± {row['cv_std']:.4f}",
+            *(_fmt(row["test"].get(m)) for m in _SHOWN[spec.task]),
+            style="bold" if chosen else None,
+        )
+    return table
+
+
+def summary(console: Console, spec: PipelineSpec, settings: Settings, outcomes: list[Any], seconds: float) -> None:
+    """What the run produced and where to look."""
+    by_dag = {o.dag_id.rsplit("__", 1)[-1]: o for o in outcomes}
+    console.print()
+    if "prepare" in by_dag:
+        split = by_dag["prepare"].result("split") or {}
+        if split:
+            console.print(f"dataset [cyan]{split['fingerprint'][:12]}[/]: {split['train']['rows']} train rows, "
+                          f"{split['test']['rows']} test rows")
+    train = by_dag.get("train")
+    if train is not None:
+        evaluated = train.result("evaluate")
+        registered = train.result("register") or {}
+        decision = train.result("promote") or {}
+        if evaluated:
+            console.print(candidates_table(spec, evaluated))
+        if registered:
+            note = " (already registered by this DAG run)" if registered.get("reused") else ""
+            console.print(f"registered [bold]{spec.name} v{registered['version']}[/]{note}")
+        if decision:
+            if decision["promoted"]:
+                console.print(f"[green]v{decision['version']} is now champion[/]: {decision['reason']}")
+            else:
+                champ = decision.get("champion")
+                keep = f"champion stays v{champ}" if champ is not None else "there is no champion yet"
+                console.print(f"[yellow]v{decision['version']} did NOT become champion[/] ({keep}): "
+                              f"{decision['reason']}")
+    console.print(f"\ndone in {seconds:.1f}s. Where to look:")
+    for label, cmd in where_to_look(settings):
+        console.print(f"  {label:<22} {cmd}")
+
+
+def where_to_look(settings: Settings) -> list[tuple[str, str]]:
+    """Commands that open the MLflow and Airflow UIs on these results."""
+    airflow_env = " ".join(
+        f"{k}={shlex.quote(os.environ[k])}"
+        for k in ("AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFOIL_HOME", "AIRFOIL_PIPELINES")
+        if k in os.environ
+    )
+    return [
+        ("MLflow UI", f"mlflow ui --backend-store-uri {settings.tracking_uri} --port 5000"),
+        ("Airflow UI", f"{airflow_env} airflow standalone"),
+        ("registry", "airfoil models list <name>"),
+        ("artifacts", settings.artifact_root),
+    ]
+
+
+def versions_table(name: str, versions: list[dict[str, Any]]) -> None:
+    console = Console()
+    table = Table(title=f"{name}: model versions", title_justify="left")
+    for col in ("version", "aliases", "metrics", "created", "gate"):
+        table.add_column(col, overflow="fold")
+    for v in versions:
+        metrics = ", ".join(f"{k} {val:.4f}" for k, val in sorted(v["metrics"].items())
+                            if "_" not in k or k in ("log_loss", "roc_auc"))
+        gate = v["promoted"]
+        mark = {True: "[green]passed[/]", False: "[red]failed[/]", None: "—"}[gate["passed"]]
+        table.add_row(str(v["version"]), ", ".join(v["aliases"]), metrics, v["created_at"][:19],
+                      f"{mark}: {gate['reason']}")
+    console.print(table)

@@ -1,0 +1,101 @@
+"""`airfoil validate` and `airfoil run`: check a spec; run its DAGs through Airflow with progress."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from airfoil.errors import SpecError
+from airfoil.spec.loader import check_imports, load_spec
+from airfoil.spec.model import FileSource, PipelineSpec
+
+
+def check_spec(path: Path) -> PipelineSpec:
+    """Structure, imports and (for file sources) that the source matches files."""
+    spec = load_spec(path)
+    check_imports(spec, str(path))
+    if isinstance(spec.source, FileSource):
+        import fsspec
+
+        fs, _ = fsspec.core.url_to_fs(spec.source.path)
+        pattern = spec.source.path
+        matches = fs.glob(pattern) if any(c in pattern for c in "*?[") else [pattern] * fs.exists(pattern)
+        if not matches:
+            raise SpecError(str(path), [f"source.path: {pattern!r} matches no file"])
+    return spec
+
+
+def run_pipeline(path: Path, only: str | None) -> bool:
+    """Run prepare then train (or one of them); print progress, failures and the outcome. True if ok."""
+    from rich.console import Console
+
+    from airfoil.airflow import embedded
+    from airfoil.plan import build_plans
+    from airfoil.settings import load_settings
+
+    spec = check_spec(path)
+    settings = load_settings()
+    spec_path = path.resolve()
+    embedded.configure(settings, [spec_path])
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    log_path = settings.logs_dir / f"run-{spec.name}-{stamp}.log"
+    plans = [p for p in build_plans(spec, str(spec_path)) if only is None or p.dag_id.endswith(f"__{only}")]
+
+    with embedded.captured_output(log_path) as terminal:
+        console = Console(file=terminal, force_terminal=None, highlight=False)
+        console.print(f"[bold]airfoil[/] running [cyan]{spec.name}[/] through Airflow "
+                      f"(home {settings.home}); Airflow's log: {log_path}")
+        started = time.perf_counter()
+        with console.status("starting Airflow (metadata DB, DAG parse)..."):
+            embedded.migrate(settings)
+            from airfoil.airflow.render import render
+
+            dags = [render(plan) for plan in plans]
+        outcomes = []
+        for plan, dag in zip(plans, dags, strict=True):
+            outcome = _run_with_progress(console, plan, dag)
+            outcomes.append(outcome)
+            if not outcome.ok:
+                _show_failure(console, outcome, log_path)
+                return False
+        from airfoil.cli.output import summary
+
+        summary(console, spec, settings, outcomes, time.perf_counter() - started)
+    return True
+
+
+def _run_with_progress(console: Any, plan: Any, dag: Any) -> Any:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from airfoil.airflow import embedded
+
+    total = sum(len(t.expand) if t.expand is not None else 1 for t in plan.tasks)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} tasks"), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:
+        bar = progress.add_task(plan.dag_id, total=total)
+
+        def on_event(run: Any, state: str, detail: Any) -> None:
+            label = run.task_id if run.map_index < 0 else f"{run.task_id}[{run.map_index}]"
+            if state == "running":
+                progress.update(bar, description=f"{plan.dag_id} › {label}")
+            elif state == "success":
+                progress.advance(bar)
+            else:
+                progress.update(bar, description=f"{plan.dag_id} › {label} [red]failed[/]")
+
+        outcome = embedded.run_dag(dag, on_event)
+        progress.update(bar, description=f"{plan.dag_id} [green]{outcome.state}[/]" if outcome.ok
+                        else f"{plan.dag_id} [red]{outcome.state}[/]")
+    return outcome
+
+
+def _show_failure(console: Any, outcome: Any, log_path: Path) -> None:
+    failed = outcome.failed() or [t for t in outcome.tasks if t.state == "failed"]
+    console.print(f"\n[bold red]{outcome.dag_id} failed[/] (run {outcome.run_id})")
+    for t in failed:
+        label = t.task_id if t.map_index < 0 else f"{t.task_id}[{t.map_index}]"
+        console.print(f"[red]task {label}:[/] {t.error or 'failed; see the log below'}")
+    console.print(f"Airflow's full log: {log_path}")

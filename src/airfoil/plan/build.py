@@ -1,0 +1,97 @@
+"""Turn a `PipelineSpec` into plain data describing the DAGs: no Airflow objects here.
+
+The Airflow layer (`airfoil.airflow.render`) reads these plans and builds real DAGs; tests can
+check a plan without Airflow installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from airfoil.spec.model import PipelineSpec
+
+
+def dataset_asset(name: str) -> str:
+    """URI of the Asset a pipeline's prepare DAG emits when a new train/test split is ready."""
+    return f"airfoil://{name}/dataset"
+
+
+def model_asset(name: str) -> str:
+    """URI of the Asset emitted when a new champion is promoted."""
+    return f"airfoil://{name}/model"
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """One task: the step it calls and which upstream results it receives, by argument name."""
+
+    task_id: str
+    step: str  # "module:function" run by airfoil.steps.runner.run_step
+    inputs: dict[str, str] = field(default_factory=dict)  # argument name -> upstream task_id
+    expand: tuple[int, ...] | None = None  # dynamic task mapping over these candidate indexes
+    outlets: tuple[str, ...] = ()
+    retries: int = 2
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class DagPlan:
+    """One DAG: id, schedule (cron/preset or an Asset URI) and its tasks in dependency order."""
+
+    dag_id: str
+    pipeline: str
+    spec_path: str
+    tasks: tuple[TaskPlan, ...]
+    schedule: str | None = None
+    schedule_asset: str | None = None
+    tags: tuple[str, ...] = ()
+    doc: str = ""
+
+    def task(self, task_id: str) -> TaskPlan:
+        return next(t for t in self.tasks if t.task_id == task_id)
+
+
+def build_plans(spec: PipelineSpec, spec_path: str) -> list[DagPlan]:
+    """The DAGs of one pipeline: `<name>__prepare` and `<name>__train`."""
+    name, retries = spec.name, spec.retries
+    prepare = DagPlan(
+        dag_id=f"{name}__prepare",
+        pipeline=name,
+        spec_path=spec_path,
+        schedule=spec.schedule,
+        tags=("airfoil", name, "prepare"),
+        doc=f"Read, clean, validate and split the data of pipeline `{name}`; emits `{dataset_asset(name)}`.",
+        tasks=(
+            TaskPlan("extract", "airfoil.steps.prepare:extract", retries=retries,
+                     doc="Read the source and apply row-level cleaning; write Parquet."),
+            TaskPlan("validate", "airfoil.steps.validate:validate", {"extracted": "extract"}, retries=retries,
+                     doc="Check the declared column rules; stop the run with a report if any fail."),
+            TaskPlan("split", "airfoil.steps.prepare:split", {"extracted": "extract", "report": "validate"},
+                     outlets=(dataset_asset(name),), retries=retries,
+                     doc="Split into train/test Parquet files with a content fingerprint."),
+        ),
+    )
+    candidates = tuple(range(len(spec.train.candidates)))
+    train = DagPlan(
+        dag_id=f"{name}__train",
+        pipeline=name,
+        spec_path=spec_path,
+        schedule_asset=dataset_asset(name),
+        tags=("airfoil", name, "train"),
+        doc=f"Tune candidates, evaluate, register a version of `{name}` and promote it if it passes the gate.",
+        tasks=(
+            TaskPlan("dataset", "airfoil.steps.train:latest_dataset", retries=retries,
+                     doc="Find the newest prepared train/test split."),
+            TaskPlan("tune", "airfoil.steps.train:tune", {"dataset": "dataset"}, expand=candidates,
+                     retries=retries, doc="Cross-validated search over one candidate's parameter grid."),
+            TaskPlan("evaluate", "airfoil.steps.evaluate:evaluate", {"dataset": "dataset", "tuned": "tune"},
+                     retries=retries, doc="Pick the best candidate by CV score; test metrics and plots."),
+            TaskPlan("register", "airfoil.registry.register:register",
+                     {"dataset": "dataset", "tuned": "tune", "evaluated": "evaluate"}, retries=retries,
+                     doc="Log to MLflow and register a model version (once per DAG run)."),
+            TaskPlan("promote", "airfoil.registry.promote:promote_step", {"registered": "register"},
+                     outlets=(model_asset(name),), retries=retries,
+                     doc="Apply the gate; move the `champion` alias only if it passes."),
+        ),
+    )
+    return [prepare, train]

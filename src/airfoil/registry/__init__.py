@@ -1,0 +1,1 @@
+"""MLflow-backed registry: register, gate, promote, rollback, list and safely load versions."""

@@ -1,0 +1,107 @@
+"""Read the registry: list versions, find the champion, load a version safely (sha256 + skops)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airfoil.errors import RegistryError, UnsafeModelError
+from airfoil.registry.client import CHAMPION, client
+from airfoil.settings import Settings
+from airfoil.steps import io, modelfile
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+
+def registered(c: MlflowClient, name: str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return c.get_registered_model(name)
+    except MlflowException:
+        raise RegistryError(f"no registered model named {name!r}; has its train DAG run?") from None
+
+
+def get_version(c: MlflowClient, name: str, version: int | str) -> Any:
+    from mlflow.exceptions import MlflowException
+
+    registered(c, name)
+    try:
+        return c.get_model_version(name, str(version))
+    except MlflowException:
+        raise RegistryError(f"model {name!r} has no version {version}; see `airfoil models list {name}`") from None
+
+
+def champion_version(c: MlflowClient, name: str) -> int | None:
+    """The version the `champion` alias points at, or None."""
+    aliases = registered(c, name).aliases or {}
+    v = aliases.get(CHAMPION)
+    return int(v) if v is not None else None
+
+
+def describe(mv: Any, aliases: list[str]) -> dict[str, Any]:
+    """One version as the CLI's JSON shows it."""
+    tags = mv.tags or {}
+    gate = tags.get("gate_passed")
+    return {
+        "version": int(mv.version),
+        "aliases": aliases,
+        "metrics": json.loads(tags.get("test_metrics", "{}")),
+        "status": mv.status,
+        "dataset_fingerprint": tags.get("dataset_fingerprint"),
+        "created_at": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(),
+        "promoted": {
+            "passed": None if gate is None else gate == "true",
+            "reason": tags.get("gate_reason", "not yet gated"),
+        },
+        "estimator": tags.get("estimator"),
+        "airflow": {"dag_id": tags.get("airflow_dag_id"), "run_id": tags.get("airflow_run_id")},
+        "sha256": tags.get("sha256"),
+    }
+
+
+def list_versions(settings: Settings, name: str) -> list[dict[str, Any]]:
+    """Every version of model `name`, newest first."""
+    c = client(settings)
+    rm = registered(c, name)
+    by_version: dict[str, list[str]] = {}
+    for alias, v in (rm.aliases or {}).items():
+        by_version.setdefault(str(v), []).append(alias)
+    versions = c.search_model_versions(f"name = '{name}'")
+    return [describe(mv, sorted(by_version.get(str(mv.version), [])))
+            for mv in sorted(versions, key=lambda m: -int(m.version))]
+
+
+def load_version(settings: Settings, name: str, version: int | str) -> tuple[Any, dict[str, Any]]:
+    """Load a version's model after checking its sha256 against the registry tag; refuse pickle."""
+    c = client(settings)
+    mv = get_version(c, name, version)
+    expected = (mv.tags or {}).get("sha256")
+    location = c.get_model_version_download_uri(name, str(version)).rstrip("/")
+    if not io.exists(f"{location}/model.skops"):
+        if io.exists(f"{location}/model.pkl") and not settings.allow_pickle:
+            raise UnsafeModelError(
+                f"{name} v{version} is stored as pickle, which can run code when loaded; "
+                "re-register it with airfoil (skops) or set AIRFOIL_ALLOW_PICKLE=1 if you trust it"
+            )
+        raise UnsafeModelError(f"{name} v{version} has no model.skops artifact at {location}")
+    if not expected:
+        raise UnsafeModelError(f"{name} v{version} has no sha256 tag; it was not registered by airfoil")
+    model = modelfile.loads(io.read_bytes(f"{location}/model.skops", expected))
+    example = _input_example(location)
+    return model, {"version": int(mv.version), "location": location, "input_example": example,
+                   "tags": dict(mv.tags or {})}
+
+
+def _input_example(location: str) -> Any:
+    import pandas as pd
+
+    uri = f"{location}/input_example.json"
+    if not io.exists(uri):
+        return None
+    raw = io.read_json(uri)
+    if isinstance(raw, dict) and "columns" in raw:
+        return pd.DataFrame(raw["data"], columns=raw["columns"])
+    return pd.DataFrame(raw)

@@ -1,0 +1,119 @@
+"""The one place that reads configuration: environment variables, then `airfoil.toml`.
+
+Nothing here runs at import time; call `load_settings()` where configuration is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from airfoil.errors import AirfoilError
+
+_TOML_KEYS = {
+    "home": "AIRFOIL_HOME",
+    "artifact_root": "AIRFOIL_ARTIFACT_ROOT",
+    "tracking_uri": "AIRFOIL_TRACKING_URI",
+    "registry_uri": "AIRFOIL_REGISTRY_URI",
+    "pipelines": "AIRFOIL_PIPELINES",
+    "airflow_home": "AIRFOIL_AIRFLOW_HOME",
+    "allow_pickle": "AIRFOIL_ALLOW_PICKLE",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Everything defaults to a directory under `home`."""
+
+    home: Path
+    artifact_root: str
+    tracking_uri: str
+    registry_uri: str
+    pipelines: tuple[Path, ...]
+    airflow_home: Path
+    allow_pickle: bool = False
+
+    @property
+    def dags_folder(self) -> Path:
+        """The folder airfoil's own DAG file lives in when airfoil drives Airflow itself."""
+        return self.home / "dags"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def mlflow_artifacts(self) -> str:
+        """Where MLflow keeps run artifacts (used when airfoil creates the experiment)."""
+        return (self.home / "mlartifacts").as_uri() if "://" not in self.artifact_root else (
+            self.artifact_root.rstrip("/") + "/mlartifacts"
+        )
+
+
+def _read_toml(env: Mapping[str, str]) -> dict[str, object]:
+    candidates = [Path(env["AIRFOIL_CONFIG"])] if env.get("AIRFOIL_CONFIG") else [Path("airfoil.toml")]
+    for path in candidates:
+        if path.is_file():
+            try:
+                data = tomllib.loads(path.read_text())
+            except tomllib.TOMLDecodeError as exc:
+                raise AirfoilError(f"{path}: not valid TOML ({exc}); fix the file or remove it.") from exc
+            section = data.get("airfoil", data)
+            unknown = sorted(set(section) - set(_TOML_KEYS))
+            if unknown:
+                raise AirfoilError(
+                    f"{path}: unknown key(s) {unknown} under [airfoil]; known keys: {sorted(_TOML_KEYS)}"
+                )
+            return dict(section)
+    return {}
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Resolve settings: environment variables win over `airfoil.toml`, which wins over defaults."""
+    env = os.environ if env is None else env
+    toml = _read_toml(env)
+
+    def get(key: str) -> str | None:
+        value = env.get(_TOML_KEYS[key])
+        if value not in (None, ""):
+            return value
+        raw = toml.get(key)
+        if isinstance(raw, list):
+            return os.pathsep.join(str(x) for x in raw)
+        return None if raw is None else str(raw)
+
+    home = Path(get("home") or ".airfoil").expanduser().resolve()
+    artifact_root = get("artifact_root") or str(home / "artifacts")
+    tracking_uri = get("tracking_uri") or f"sqlite:///{home / 'mlflow.db'}"
+    pipelines = tuple(Path(p).expanduser().resolve() for p in (get("pipelines") or "").split(os.pathsep) if p)
+    return Settings(
+        home=home,
+        artifact_root=artifact_root,
+        tracking_uri=tracking_uri,
+        registry_uri=get("registry_uri") or tracking_uri,
+        pipelines=pipelines,
+        airflow_home=Path(get("airflow_home") or home / "airflow").expanduser().resolve(),
+        allow_pickle=(get("allow_pickle") or "0").lower() in ("1", "true", "yes"),
+    )
+
+
+def airflow_environment(settings: Settings) -> dict[str, str]:
+    """Environment for an embedded Airflow: SQLite metadata DB and airfoil's DAG folder under home.
+
+    Values already set by the user (an existing AIRFLOW__* variable) are kept: production
+    configures Airflow itself and airfoil does not override it.
+    """
+    wanted = {
+        "AIRFLOW_HOME": str(settings.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{settings.airflow_home / 'airflow.db'}",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.airflow_home / "logs"),
+        "AIRFOIL_HOME": str(settings.home),
+        "AIRFOIL_PIPELINES": os.pathsep.join(str(p) for p in settings.pipelines),
+    }
+    return {k: v for k, v in wanted.items() if k.startswith("AIRFOIL_") or k not in os.environ}

@@ -1,0 +1,82 @@
+"""Evaluate step: pick the best candidate by CV score, measure every candidate on the test set, plot."""
+
+from __future__ import annotations
+
+import io as pyio
+from typing import Any
+
+from airfoil.steps import io, metrics, modelfile
+from airfoil.steps.context import StepContext
+from airfoil.steps.model import feature_frame
+
+
+def evaluate(ctx: StepContext, dataset: dict[str, Any], tuned: list[dict[str, Any]]) -> dict[str, Any]:
+    """Choose the candidate with the best CV score; test metrics for all; plots for the chosen one."""
+    spec = ctx.spec
+    tuned = sorted(tuned, key=lambda t: t["candidate"])
+    test = io.read_parquet(dataset["test"])
+    X, y = feature_frame(test, spec), test[spec.target]
+    chosen = max(tuned, key=lambda t: t["rank_score"])
+    rows = []
+    chosen_model = None
+    for t in tuned:
+        model = modelfile.load(t["model"])
+        rows.append({"candidate": t["candidate"], "estimator": t["estimator"], "best_params": t["best_params"],
+                     "cv_score": t["cv_score"], "cv_std": t["cv_std"],
+                     "test": metrics.compute(spec, model, X, y)})
+        if t is chosen:
+            chosen_model = model
+    plots = _plots(ctx, chosen_model, X, y)
+    result = {
+        "chosen": chosen["candidate"],
+        "metric": spec.metric,
+        "metrics": next(r["test"] for r in rows if r["candidate"] == chosen["candidate"]),
+        "candidates": rows,
+        "model": chosen["model"],
+        "plots": plots,
+        "dataset_fingerprint": dataset["fingerprint"],
+    }
+    io.write_json(ctx.uri("evaluation.json"), result)
+    return result
+
+
+def _plots(ctx: StepContext, model: Any, X: Any, y: Any) -> dict[str, str]:
+    """Confusion matrix + ROC curve (classification) or residual plots (regression), as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, PredictionErrorDisplay, RocCurveDisplay
+
+    out: dict[str, str] = {}
+    figures: dict[str, Any] = {}
+    if ctx.spec.task == "classification":
+        fig, ax = plt.subplots(figsize=(5, 4.5))
+        ConfusionMatrixDisplay.from_estimator(model, X, y, ax=ax, colorbar=False)
+        ax.set_title(f"{ctx.spec.name}: confusion matrix (test set)")
+        figures["confusion_matrix.png"] = fig
+        if hasattr(model, "predict_proba"):
+            fig, ax = plt.subplots(figsize=(5, 4.5))
+            classes = list(model.classes_)
+            proba = model.predict_proba(X)
+            targets = classes[-1:] if len(classes) == 2 else classes
+            for c in targets:
+                if (y == c).any() and not (y == c).all():
+                    RocCurveDisplay.from_predictions(y == c, proba[:, classes.index(c)], ax=ax, name=str(c))
+            ax.set_title(f"{ctx.spec.name}: ROC curve (test set)")
+            figures["roc_curve.png"] = fig
+    else:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+        PredictionErrorDisplay.from_estimator(model, X, y, kind="residual_vs_predicted", ax=axes[0])
+        PredictionErrorDisplay.from_estimator(model, X, y, kind="actual_vs_predicted", ax=axes[1])
+        fig.suptitle(f"{ctx.spec.name}: residuals (test set)")
+        figures["residuals.png"] = fig
+    for name, fig in figures.items():
+        buf = pyio.BytesIO()
+        fig.tight_layout()
+        fig.savefig(buf, format="png", dpi=100)
+        plt.close(fig)
+        uri = ctx.uri(name)
+        io.write_bytes(uri, buf.getvalue())
+        out[name] = uri
+    return out

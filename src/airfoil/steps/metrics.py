@@ -1,0 +1,48 @@
+"""Test-set metrics: classification (binary or macro/weighted multiclass) and regression."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airfoil.spec.model import PipelineSpec
+from airfoil.steps.model import positive_class
+
+
+def compute(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str, float]:
+    """Every metric of the task, on (X, y)."""
+    import numpy as np
+    from sklearn import metrics as m
+
+    pred = model.predict(X)
+    if spec.task == "regression":
+        return {
+            "rmse": float(np.sqrt(m.mean_squared_error(y, pred))),
+            "mae": float(m.mean_absolute_error(y, pred)),
+            "r2": float(m.r2_score(y, pred)),
+        }
+    classes = list(model.classes_)
+    out = {"accuracy": float(m.accuracy_score(y, pred))}
+    proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
+    if len(classes) == 2:
+        pos = positive_class(spec, classes)
+        for name, fn in (("precision", m.precision_score), ("recall", m.recall_score), ("f1", m.f1_score)):
+            out[name] = float(fn(y, pred, pos_label=pos, zero_division=0))
+        if proba is not None:
+            out["roc_auc"] = float(m.roc_auc_score(y == pos, proba[:, classes.index(pos)]))
+    else:
+        for name, fn in (("precision", m.precision_score), ("recall", m.recall_score), ("f1", m.f1_score)):
+            for avg in ("macro", "weighted"):
+                out[f"{name}_{avg}"] = float(fn(y, pred, average=avg, zero_division=0))
+            out[name] = out[f"{name}_macro"]
+        if proba is not None and set(np.unique(y)) <= set(classes) and len(np.unique(y)) > 1:
+            for avg in ("macro", "weighted"):
+                try:
+                    out[f"roc_auc_{avg}"] = float(m.roc_auc_score(y, proba, multi_class="ovr", average=avg,
+                                                                  labels=classes))
+                except ValueError:  # a class absent from the test set
+                    pass
+            if "roc_auc_macro" in out:
+                out["roc_auc"] = out["roc_auc_macro"]
+    if proba is not None:
+        out["log_loss"] = float(m.log_loss(y, proba, labels=classes))
+    return out
