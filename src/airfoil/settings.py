@@ -48,8 +48,10 @@ class Settings:
     @property
     def mlflow_artifacts(self) -> str:
         """Where MLflow keeps run artifacts (used when airfoil creates the experiment)."""
-        return (self.home / "mlartifacts").as_uri() if "://" not in self.artifact_root else (
-            self.artifact_root.rstrip("/") + "/mlartifacts"
+        return (
+            (self.home / "mlartifacts").as_uri()
+            if "://" not in self.artifact_root
+            else (self.artifact_root.rstrip("/") + "/mlartifacts")
         )
 
 

@@ -46,8 +46,18 @@ class DagOutcome:
 
 
 def configure(settings: Settings, extra_pipelines: list[Path] | None = None) -> None:
-    """Point Airflow at airfoil's home (unless the user configured Airflow) and write the DAG file."""
-    pipelines = list(dict.fromkeys([*settings.pipelines, *(extra_pipelines or [])]))
+    """Point Airflow at airfoil's home (unless the user configured Airflow) and write the DAG file.
+
+    Specs run here are remembered in `<home>/pipelines.txt`, so the embedded DAG folder (and the
+    Airflow UI started on it) shows every pipeline this home has run, not only the last one.
+    """
+    known = settings.home / "pipelines.txt"
+    remembered = [Path(p) for p in known.read_text().split("\n") if p] if known.exists() else []
+    pipelines = [
+        p for p in dict.fromkeys([*settings.pipelines, *remembered, *(extra_pipelines or [])]) if p.exists()
+    ]
+    settings.home.mkdir(parents=True, exist_ok=True)
+    known.write_text("".join(f"{p}\n" for p in pipelines if p not in settings.pipelines))
     env = airflow_environment(settings)
     env["AIRFOIL_PIPELINES"] = os.pathsep.join(str(p) for p in pipelines)
     os.environ.update(env)
@@ -64,7 +74,9 @@ def migrate(settings: Settings) -> None:
     import airflow
 
     marker = settings.airflow_home / f".migrated-{airflow.__version__}"
-    if marker.exists() and not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").startswith("postgres"):
+    if marker.exists() and not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").startswith(
+        "postgres"
+    ):
         return
     from airflow.utils import db
 
@@ -95,8 +107,9 @@ def captured_output(log_path: Path) -> Iterator[TextIO]:
             terminal.close()
 
 
-def run_dag(dag: Any, on_event: Callable[[Any, str, Any], None] | None = None,
-            logical_date: Any = None) -> DagOutcome:
+def run_dag(
+    dag: Any, on_event: Callable[[Any, str, Any], None] | None = None, logical_date: Any = None
+) -> DagOutcome:
     """`dag.test()` one DAG and report every task's final state, error and result.
 
     With the same `logical_date` the same DAG run is re-run (Airflow clears and re-executes it).
@@ -126,14 +139,28 @@ def run_dag(dag: Any, on_event: Callable[[Any, str, Any], None] | None = None,
     finally:
         runner.listeners.remove(listen)
     with create_session() as session:
-        tis = session.query(TaskInstance).filter(
-            TaskInstance.dag_id == dag.dag_id, TaskInstance.run_id == dr.run_id
-        ).all()
+        tis = (
+            session.query(TaskInstance)
+            .filter(TaskInstance.dag_id == dag.dag_id, TaskInstance.run_id == dr.run_id)
+            .all()
+        )
         tasks = []
         for ti in sorted(tis, key=lambda t: (t.start_date is None, t.start_date, t.map_index)):
             seen = events.get((ti.task_id, ti.map_index))
-            state = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
-            tasks.append(TaskOutcome(ti.task_id, ti.map_index, state,
-                                     seen.error if seen else None, seen.result if seen else None))
-    state = str(dr.state.value if hasattr(dr.state, "value") else dr.state)
+            state = _state(ti.state)
+            tasks.append(
+                TaskOutcome(
+                    ti.task_id,
+                    ti.map_index,
+                    state,
+                    seen.error if seen else None,
+                    seen.result if seen else None,
+                )
+            )
+    state = _state(dr.state)
     return DagOutcome(dag.dag_id, dr.run_id, state, tasks)
+
+
+def _state(state: Any) -> str:
+    """'success', 'failed', ... from Airflow's state enums (or None: 'none')."""
+    return str(getattr(state, "value", state))

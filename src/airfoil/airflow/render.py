@@ -58,11 +58,19 @@ def _task(plan: DagPlan, t: TaskPlan) -> Any:
         from airfoil.steps.runner import run_step
 
         ti = get_current_context()["ti"]
-        info = RunInfo(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
-                       try_number=ti.try_number, map_index=ti.map_index)
+        info = RunInfo(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            try_number=ti.try_number,
+            map_index=ti.map_index if ti.map_index is not None else -1,
+        )
         # Results of mapped upstream tasks arrive as lazy sequences; steps get plain lists.
-        plain = {k: list(v) if isinstance(v, Sequence) and not isinstance(v, str | bytes) else v
-                 for k, v in inputs.items() if k in names}
+        plain = {
+            k: list(v) if isinstance(v, Sequence) and not isinstance(v, str | bytes) else v
+            for k, v in inputs.items()
+            if k in names
+        }
         try:
             result = run_step(step, spec_path, info, plain)
         except AirfoilError as exc:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,15 +13,21 @@ import typer
 
 from airfoil.errors import AirfoilError
 
-app = typer.Typer(help="Machine learning pipelines as real Apache Airflow 3 DAGs.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
-models_app = typer.Typer(help="Model versions in the registry: list, promote, roll back.", no_args_is_help=True)
+app = typer.Typer(
+    help="Machine learning pipelines as real Apache Airflow 3 DAGs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(
+    help="Model versions in the registry: list, promote, roll back.", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 
 Spec = Annotated[Path, typer.Argument(help="pipeline.yaml", show_default=False)]
 
 
-class Only(str, Enum):
+class Only(StrEnum):
     prepare = "prepare"
     train = "train"
 
@@ -40,20 +47,28 @@ def validate(spec: Spec) -> None:
     except AirfoilError as exc:
         raise _fail(exc) from None
     n = len(loaded.train.candidates)
-    typer.secho(f"ok: {spec} — pipeline {loaded.name!r} ({loaded.task}), {n} candidate(s), "
-                f"DAGs {loaded.name}__prepare and {loaded.name}__train", fg="green")
+    typer.secho(
+        f"ok: {spec} — pipeline {loaded.name!r} ({loaded.task}), {n} candidate(s), "
+        f"DAGs {loaded.name}__prepare and {loaded.name}__train",
+        fg="green",
+    )
 
 
 @app.command()
 def run(
     spec: Spec,
     only: Annotated[Only | None, typer.Option(help="run only this DAG")] = None,
+    logical_date: Annotated[
+        datetime | None,
+        typer.Option(help="run, or re-run, the DAG run of this logical date (as `airflow dags test` does)"),
+    ] = None,
 ) -> None:
     """Run the pipeline's DAGs in this process through Airflow (DAG.test on the embedded metadata DB)."""
     from airfoil.cli.run import run_pipeline
 
+    when = logical_date.replace(tzinfo=logical_date.tzinfo or UTC) if logical_date else None
     try:
-        ok = run_pipeline(spec, only.value if only else None)
+        ok = run_pipeline(spec, only.value if only else None, when)
     except AirfoilError as exc:
         raise _fail(exc) from None
     if not ok:

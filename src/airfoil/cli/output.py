@@ -12,8 +12,10 @@ from rich.table import Table
 from airfoil.settings import Settings
 from airfoil.spec.model import PipelineSpec
 
-_SHOWN = {"classification": ("accuracy", "precision", "recall", "f1", "roc_auc"),
-          "regression": ("rmse", "mae", "r2")}
+_SHOWN = {
+    "classification": ("accuracy", "precision", "recall", "f1", "roc_auc"),
+    "regression": ("rmse", "mae", "r2"),
+}
 
 
 def _fmt(value: Any) -> str:
@@ -23,7 +25,7 @@ def _fmt(value: Any) -> str:
 def candidates_table(spec: PipelineSpec, evaluated: dict[str, Any]) -> Table:
     table = Table(title=f"{spec.name}: candidates (selected by CV {spec.metric})", title_justify="left")
     table.add_column("#")
-    table.add_column("estimator")
+    table.add_column("estimator", no_wrap=True)
     table.add_column("best params", overflow="fold")
     table.add_column(f"CV {spec.metric}", justify="right")
     for m in _SHOWN[spec.task]:
@@ -42,15 +44,19 @@ def candidates_table(spec: PipelineSpec, evaluated: dict[str, Any]) -> Table:
     return table
 
 
-def summary(console: Console, spec: PipelineSpec, settings: Settings, outcomes: list[Any], seconds: float) -> None:
+def summary(
+    console: Console, spec: PipelineSpec, settings: Settings, outcomes: list[Any], seconds: float
+) -> None:
     """What the run produced and where to look."""
     by_dag = {o.dag_id.rsplit("__", 1)[-1]: o for o in outcomes}
     console.print()
     if "prepare" in by_dag:
         split = by_dag["prepare"].result("split") or {}
         if split:
-            console.print(f"dataset [cyan]{split['fingerprint'][:12]}[/]: {split['train']['rows']} train rows, "
-                          f"{split['test']['rows']} test rows")
+            console.print(
+                f"dataset [cyan]{split['fingerprint'][:12]}[/]: {split['train']['rows']} train rows, "
+                f"{split['test']['rows']} test rows"
+            )
     train = by_dag.get("train")
     if train is not None:
         evaluated = train.result("evaluate")
@@ -67,8 +73,10 @@ def summary(console: Console, spec: PipelineSpec, settings: Settings, outcomes: 
             else:
                 champ = decision.get("champion")
                 keep = f"champion stays v{champ}" if champ is not None else "there is no champion yet"
-                console.print(f"[yellow]v{decision['version']} did NOT become champion[/] ({keep}): "
-                              f"{decision['reason']}")
+                console.print(
+                    f"[yellow]v{decision['version']} did NOT become champion[/] ({keep}): "
+                    f"{decision['reason']}"
+                )
     console.print(f"\ndone in {seconds:.1f}s. Where to look:")
     for label, cmd in where_to_look(settings):
         console.print(f"  {label:<22} {cmd}")
@@ -95,10 +103,18 @@ def versions_table(name: str, versions: list[dict[str, Any]]) -> None:
     for col in ("version", "aliases", "metrics", "created", "gate"):
         table.add_column(col, overflow="fold")
     for v in versions:
-        metrics = ", ".join(f"{k} {val:.4f}" for k, val in sorted(v["metrics"].items())
-                            if "_" not in k or k in ("log_loss", "roc_auc"))
+        metrics = ", ".join(
+            f"{k} {val:.4f}"
+            for k, val in sorted(v["metrics"].items())
+            if "_" not in k or k in ("log_loss", "roc_auc")
+        )
         gate = v["promoted"]
         mark = {True: "[green]passed[/]", False: "[red]failed[/]", None: "—"}[gate["passed"]]
-        table.add_row(str(v["version"]), ", ".join(v["aliases"]), metrics, v["created_at"][:19],
-                      f"{mark}: {gate['reason']}")
+        table.add_row(
+            str(v["version"]),
+            ", ".join(v["aliases"]),
+            metrics,
+            v["created_at"][:19],
+            f"{mark}: {gate['reason']}",
+        )
     console.print(table)

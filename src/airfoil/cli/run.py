@@ -27,7 +27,7 @@ def check_spec(path: Path) -> PipelineSpec:
     return spec
 
 
-def run_pipeline(path: Path, only: str | None) -> bool:
+def run_pipeline(path: Path, only: str | None, logical_date: datetime | None = None) -> bool:
     """Run prepare then train (or one of them); print progress, failures and the outcome. True if ok."""
     from rich.console import Console
 
@@ -44,9 +44,12 @@ def run_pipeline(path: Path, only: str | None) -> bool:
     plans = [p for p in build_plans(spec, str(spec_path)) if only is None or p.dag_id.endswith(f"__{only}")]
 
     with embedded.captured_output(log_path) as terminal:
-        console = Console(file=terminal, force_terminal=None, highlight=False)
-        console.print(f"[bold]airfoil[/] running [cyan]{spec.name}[/] through Airflow "
-                      f"(home {settings.home}); Airflow's log: {log_path}")
+        # Not a terminal (CI, a pipe): wide enough that tables stay readable in a log.
+        console = Console(file=terminal, highlight=False, width=None if terminal.isatty() else 140)
+        console.print(
+            f"[bold]airfoil[/] running [cyan]{spec.name}[/] through Airflow "
+            f"(home {settings.home}); Airflow's log: {log_path}"
+        )
         started = time.perf_counter()
         with console.status("starting Airflow (metadata DB, DAG parse)..."):
             embedded.migrate(settings)
@@ -55,7 +58,7 @@ def run_pipeline(path: Path, only: str | None) -> bool:
             dags = [render(plan) for plan in plans]
         outcomes = []
         for plan, dag in zip(plans, dags, strict=True):
-            outcome = _run_with_progress(console, plan, dag)
+            outcome = _run_with_progress(console, plan, dag, logical_date)
             outcomes.append(outcome)
             if not outcome.ok:
                 _show_failure(console, outcome, log_path)
@@ -66,15 +69,21 @@ def run_pipeline(path: Path, only: str | None) -> bool:
     return True
 
 
-def _run_with_progress(console: Any, plan: Any, dag: Any) -> Any:
+def _run_with_progress(console: Any, plan: Any, dag: Any, logical_date: datetime | None) -> Any:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from airfoil.airflow import embedded
 
     total = sum(len(t.expand) if t.expand is not None else 1 for t in plan.tasks)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} tasks"), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} tasks"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         bar = progress.add_task(plan.dag_id, total=total)
 
         def on_event(run: Any, state: str, detail: Any) -> None:
@@ -86,9 +95,13 @@ def _run_with_progress(console: Any, plan: Any, dag: Any) -> Any:
             else:
                 progress.update(bar, description=f"{plan.dag_id} › {label} [red]failed[/]")
 
-        outcome = embedded.run_dag(dag, on_event)
-        progress.update(bar, description=f"{plan.dag_id} [green]{outcome.state}[/]" if outcome.ok
-                        else f"{plan.dag_id} [red]{outcome.state}[/]")
+        outcome = embedded.run_dag(dag, on_event, logical_date)
+        progress.update(
+            bar,
+            description=f"{plan.dag_id} [green]{outcome.state}[/]"
+            if outcome.ok
+            else f"{plan.dag_id} [red]{outcome.state}[/]",
+        )
     return outcome
 
 

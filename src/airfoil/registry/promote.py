@@ -103,7 +103,9 @@ def rollback(settings: Settings, name: str) -> dict[str, Any]:
         raise RegistryError(f"model {name!r} has no champion; nothing to roll back")
     history = [v for v in _history(c, name) if v != current]
     if not history:
-        raise RegistryError(f"model {name!r} v{current} is the only champion it has had; nothing to roll back to")
+        raise RegistryError(
+            f"model {name!r} v{current} is the only champion it has had; nothing to roll back to"
+        )
     previous = history[-1]
     c.set_registered_model_alias(name, CHAMPION, str(previous))
     c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
@@ -141,5 +143,11 @@ def promote_step(ctx: StepContext, registered: dict[str, Any]) -> dict[str, Any]
         else:
             _record(c, spec.name, version, False, reason)
     champion = champion_version(c, spec.name)
-    return {"name": spec.name, "version": version, "promoted": passed, "reason": reason,
-            "champion": champion, "emit_outlets": passed}
+    return {
+        "name": spec.name,
+        "version": version,
+        "promoted": passed,
+        "reason": reason,
+        "champion": champion,
+        "emit_outlets": passed,
+    }

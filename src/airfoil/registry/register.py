@@ -5,6 +5,7 @@ Idempotent: a version already registered by the same Airflow DAG run is returned
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -22,26 +23,49 @@ def register(
     spec, run = ctx.spec, ctx.run
     c = client(ctx.settings)
     existing = c.search_model_versions(
-        f"name = '{spec.name}' and tags.airflow_run_id = '{run.run_id}' and tags.airflow_dag_id = '{run.dag_id}'"
+        f"name = '{spec.name}' and tags.airflow_run_id = '{run.run_id}' "
+        f"and tags.airflow_dag_id = '{run.dag_id}'"
     )
     if existing:
         v = existing[0]
-        return {"name": spec.name, "version": int(v.version), "run_id": v.run_id, "reused": True,
-                "metrics": evaluated["metrics"], "metric": spec.metric}
+        return {
+            "name": spec.name,
+            "version": int(v.version),
+            "run_id": v.run_id,
+            "reused": True,
+            "metrics": evaluated["metrics"],
+            "metric": spec.metric,
+        }
 
     import mlflow
     from mlflow.models import infer_signature
 
     exp = experiment_id(c, spec.name, ctx.settings)
-    parent_id = _find_or_create_run(c, exp, run.dag_id, run.run_id, None, f"{spec.name} {run.run_id}")
+    parent_id = _find_or_create_run(
+        c, exp, dag_id=run.dag_id, run_id=run.run_id, candidate=None, run_name=f"{spec.name} {run.run_id}"
+    )
     for t in sorted(tuned, key=lambda t: t["candidate"]):
         row = next(r for r in evaluated["candidates"] if r["candidate"] == t["candidate"])
-        child = _find_or_create_run(c, exp, run.dag_id, run.run_id, t["candidate"],
-                                    f"{t['candidate']}: {t['estimator'].rsplit('.', 1)[-1]}", parent_id)
+        child = _find_or_create_run(
+            c,
+            exp,
+            dag_id=run.dag_id,
+            run_id=run.run_id,
+            candidate=t["candidate"],
+            run_name=f"{t['candidate']}: {t['estimator'].rsplit('.', 1)[-1]}",
+            parent=parent_id,
+        )
         with mlflow.start_run(run_id=child, nested=True):
-            mlflow.log_params({"estimator": t["estimator"], **{k: str(v) for k, v in t["best_params"].items()}})
-            mlflow.log_metrics({f"cv_{t['metric']}": t["cv_score"], f"cv_{t['metric']}_std": t["cv_std"],
-                                **{f"test_{k}": v for k, v in row["test"].items()}})
+            mlflow.log_params(
+                {"estimator": t["estimator"], **{k: str(v) for k, v in t["best_params"].items()}}
+            )
+            mlflow.log_metrics(
+                {
+                    f"cv_{t['metric']}": t["cv_score"],
+                    f"cv_{t['metric']}_std": t["cv_std"],
+                    **{f"test_{k}": v for k, v in row["test"].items()},
+                }
+            )
             mlflow.log_dict({"search": t["search"], "folds": t["cv_folds"]}, "cv_results.json")
 
     chosen = next(t for t in tuned if t["candidate"] == evaluated["chosen"])
@@ -51,20 +75,35 @@ def register(
     signature = infer_signature(example, model.predict(example))
     with mlflow.start_run(run_id=parent_id):
         mlflow.set_tags({"dataset_fingerprint": dataset["fingerprint"], "airfoil_version": __version__})
-        mlflow.log_params({"estimator": chosen["estimator"], "selection_metric": spec.metric,
-                           "cv_folds": spec.train.cv, "train_rows": dataset["train"]["rows"],
-                           "test_rows": dataset["test"]["rows"],
-                           **{f"model.{k}": str(v) for k, v in chosen["best_params"].items()}})
-        mlflow.log_metrics({f"cv_{spec.metric}": chosen["cv_score"],
-                            **{f"test_{k}": v for k, v in evaluated["metrics"].items()}})
+        mlflow.log_params(
+            {
+                "estimator": chosen["estimator"],
+                "selection_metric": spec.metric,
+                "cv_folds": spec.train.cv,
+                "train_rows": dataset["train"]["rows"],
+                "test_rows": dataset["test"]["rows"],
+                **{f"model.{k}": str(v) for k, v in chosen["best_params"].items()},
+            }
+        )
+        mlflow.log_metrics(
+            {
+                f"cv_{spec.metric}": chosen["cv_score"],
+                **{f"test_{k}": v for k, v in evaluated["metrics"].items()},
+            }
+        )
         for name, uri in evaluated["plots"].items():
             mlflow.log_image(_png(uri), name)
-        mlflow.log_dict({"candidates": evaluated["candidates"], "chosen": evaluated["chosen"]}, "candidates.json")
+        mlflow.log_dict(
+            {"candidates": evaluated["candidates"], "chosen": evaluated["chosen"]}, "candidates.json"
+        )
         mlflow.log_text(spec.model_dump_json(indent=2, by_alias=True), "pipeline_spec.json")
         info = mlflow.sklearn.log_model(
-            model, name="model", serialization_format="skops",
+            model,
+            name="model",
+            serialization_format="skops",
             skops_trusted_types=modelfile.trusted_types(modelfile.dumps(model)),
-            signature=signature, input_example=example,
+            signature=signature,
+            input_example=example,
         )
     tags = {
         "dataset_fingerprint": dataset["fingerprint"],
@@ -80,8 +119,15 @@ def register(
     location = c.get_model_version_download_uri(spec.name, version.version)
     digest = io.sha256(io.read_bytes(f"{location.rstrip('/')}/model.skops"))
     c.set_model_version_tag(spec.name, version.version, "sha256", digest)
-    return {"name": spec.name, "version": int(version.version), "run_id": parent_id, "reused": False,
-            "metrics": evaluated["metrics"], "metric": spec.metric, "sha256": digest}
+    return {
+        "name": spec.name,
+        "version": int(version.version),
+        "run_id": parent_id,
+        "reused": False,
+        "metrics": evaluated["metrics"],
+        "metric": spec.metric,
+        "sha256": digest,
+    }
 
 
 def _ensure_model(c: Any, name: str) -> None:
@@ -90,22 +136,31 @@ def _ensure_model(c: Any, name: str) -> None:
     try:
         c.get_registered_model(name)
     except MlflowException:
-        try:
+        with contextlib.suppress(MlflowException):  # created concurrently
             c.create_registered_model(name, description=f"airfoil pipeline `{name}`")
-        except MlflowException:
-            pass  # created concurrently
 
 
-def _find_or_create_run(c: Any, exp: str, dag_id: str, run_id: str, candidate: int | None, run_name: str,
-                        parent: str | None = None) -> str:
+def _find_or_create_run(
+    c: Any,
+    exp: str,
+    *,
+    dag_id: str,
+    run_id: str,
+    candidate: int | None,
+    run_name: str,
+    parent: str | None = None,
+) -> str:
     """The MLflow run for this (DAG run, candidate), so retries log into the same run."""
     query = f"tags.airflow_dag_id = '{dag_id}' and tags.airflow_run_id = '{run_id}'"
     query += f" and tags.airfoil_candidate = '{candidate if candidate is not None else 'chosen'}'"
     found = c.search_runs([exp], query, max_results=1)
     if found:
         return str(found[0].info.run_id)
-    tags = {"airflow_dag_id": dag_id, "airflow_run_id": run_id,
-            "airfoil_candidate": str(candidate if candidate is not None else "chosen")}
+    tags = {
+        "airflow_dag_id": dag_id,
+        "airflow_run_id": run_id,
+        "airfoil_candidate": str(candidate if candidate is not None else "chosen"),
+    }
     if parent is not None:
         tags["mlflow.parentRunId"] = parent
     r = c.create_run(exp, tags=tags, run_name=run_name)

@@ -31,7 +31,9 @@ def get_version(c: MlflowClient, name: str, version: int | str) -> Any:
     try:
         return c.get_model_version(name, str(version))
     except MlflowException:
-        raise RegistryError(f"model {name!r} has no version {version}; see `airfoil models list {name}`") from None
+        raise RegistryError(
+            f"model {name!r} has no version {version}; see `airfoil models list {name}`"
+        ) from None
 
 
 def champion_version(c: MlflowClient, name: str) -> int | None:
@@ -70,8 +72,10 @@ def list_versions(settings: Settings, name: str) -> list[dict[str, Any]]:
     for alias, v in (rm.aliases or {}).items():
         by_version.setdefault(str(v), []).append(alias)
     versions = c.search_model_versions(f"name = '{name}'")
-    return [describe(mv, sorted(by_version.get(str(mv.version), [])))
-            for mv in sorted(versions, key=lambda m: -int(m.version))]
+    return [
+        describe(mv, sorted(by_version.get(str(mv.version), [])))
+        for mv in sorted(versions, key=lambda m: -int(m.version))
+    ]
 
 
 def load_version(settings: Settings, name: str, version: int | str) -> tuple[Any, dict[str, Any]]:
@@ -91,8 +95,12 @@ def load_version(settings: Settings, name: str, version: int | str) -> tuple[Any
         raise UnsafeModelError(f"{name} v{version} has no sha256 tag; it was not registered by airfoil")
     model = modelfile.loads(io.read_bytes(f"{location}/model.skops", expected))
     example = _input_example(location)
-    return model, {"version": int(mv.version), "location": location, "input_example": example,
-                   "tags": dict(mv.tags or {})}
+    return model, {
+        "version": int(mv.version),
+        "location": location,
+        "input_example": example,
+        "tags": dict(mv.tags or {}),
+    }
 
 
 def _input_example(location: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,21 @@ def _message(err: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
+_PATH_PREFIX = re.compile(r"^([A-Za-z_][\w]*(?:\.[\w]+)*): (.*)$")
+
+
+def _located(err: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """(loc, message) pairs; cross-field errors carry their field path at the start of each line."""
+    loc, message = tuple(err["loc"]), _message(err)
+    if loc or err["type"] != "value_error":
+        return [(loc, message)]
+    out = []
+    for line in message.split("\n"):
+        m = _PATH_PREFIX.match(line)
+        out.append((tuple(m.group(1).split(".")), m.group(2)) if m else ((), line))
+    return out
+
+
 def parse_spec(text: str, path: str = "<spec>", base_dir: Path | None = None) -> PipelineSpec:
     """Parse and validate spec text. Relative source paths are resolved against `base_dir`."""
     try:
@@ -61,17 +77,16 @@ def parse_spec(text: str, path: str = "<spec>", base_dir: Path | None = None) ->
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(path, [f"{where}not valid YAML: {problem}"]) from None
     if not isinstance(data, dict):
-        raise SpecError(path, ["the file must be a YAML mapping with at least name, task, source, target, train"])
+        raise SpecError(
+            path, ["the file must be a YAML mapping with at least name, task, source, target, train"]
+        )
     try:
         spec = PipelineSpec.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = tuple(err["loc"])
-            if err["type"] == "missing" and "sql" in loc and "source" in loc:
-                continue  # a file source missing `sql` is not the user's problem; report FileSource only
-            line = _line_of(root, loc)
-            problems.append(f"{_field(loc)} (line {line}): {_message(err)}")
+            for loc, message in _located(err):
+                problems.append(f"{_field(loc)} (line {_line_of(root, loc)}): {message}")
         raise SpecError(path, problems or [str(exc)]) from None
     if base_dir is not None and isinstance(spec.source, FileSource) and "://" not in spec.source.path:
         source_path = Path(spec.source.path).expanduser()
@@ -117,7 +132,9 @@ def check_imports(spec: PipelineSpec, path: str = "<spec>") -> None:
         try:
             import_callable(spec, target)
         except ImportError as exc:
-            problems.append(f"{field}: {target!r} cannot be imported ({exc}); install the package or fix the path")
+            problems.append(
+                f"{field}: {target!r} cannot be imported ({exc}); install the package or fix the path"
+            )
         except AttributeError:
             problems.append(f"{field}: {target!r} does not exist in its module; check the name")
     if problems:

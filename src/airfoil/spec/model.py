@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
@@ -73,7 +83,9 @@ class Split(_Strict):
     stratify: bool = False
     seed: int = 42
     by: str | None = Field(None, description="column for a time-based split")
-    test_after: str | None = Field(None, description="rows with `by` after this go to the test set")
+    test_after: date | str | float | None = Field(
+        None, description="rows with `by` after this go to the test set"
+    )
 
     @model_validator(mode="after")
     def _time_split(self) -> Split:
@@ -92,7 +104,9 @@ class Candidate(_Strict):
     @classmethod
     def _path(cls, value: str) -> str:
         if not _IMPORT_PATH.match(value):
-            raise ValueError(f"{value!r} is not an import path such as sklearn.linear_model.LogisticRegression")
+            raise ValueError(
+                f"{value!r} is not an import path such as sklearn.linear_model.LogisticRegression"
+            )
         return value
 
     @field_validator("params", mode="before")
@@ -110,7 +124,7 @@ class Train(_Strict):
     search: Literal["grid", "random"] = "grid"
     n_iter: int = Field(10, ge=1, description="parameter settings sampled by random search")
     positive_class: str | int | bool | None = Field(None, description="class binary metrics are about")
-    n_jobs: int | None = Field(None, description="parallel CV fits; null = all cores")
+    n_jobs: int = Field(-1, description="parallel CV fits; -1 = all cores")
     candidates: Annotated[list[Candidate], Field(min_length=1)]
 
 
@@ -118,7 +132,8 @@ class Gate(_Strict):
     min: dict[str, float] = {}
     max: dict[str, float] = {}
     beat_champion_by: float | None = Field(
-        0.0, description="the new version must beat the champion's selection metric by this much; null to skip"
+        0.0,
+        description="the new version must beat the champion's selection metric by this much; null to skip",
     )
 
 
@@ -138,12 +153,21 @@ class Monitor(_Strict):
     retrain_on_drift: bool = False
 
 
+def _has_sql(value: Any) -> bool:
+    return isinstance(value, SqlSource) or "sql" in value
+
+
 class PipelineSpec(_Strict):
     """A whole pipeline: where the data comes from, how it is prepared, trained and gated."""
 
     name: str
     task: Literal["classification", "regression"]
-    source: FileSource | SqlSource
+    source: Annotated[
+        Annotated[FileSource, Tag("FileSource")] | Annotated[SqlSource, Tag("SqlSource")],
+        Discriminator(
+            lambda v: "SqlSource" if isinstance(v, dict | SqlSource) and _has_sql(v) else "FileSource"
+        ),
+    ]
     target: str
     prepare: Prepare = Prepare()
     validate_: Validate = Field(Validate(), alias="validate")
@@ -168,17 +192,23 @@ class PipelineSpec(_Strict):
 
     @model_validator(mode="after")
     def _metrics(self) -> PipelineSpec:
+        # Messages start with the field's path: the loader turns it into the line in the file.
         known = CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
+        problems = []
         if self.train.metric is not None and self.train.metric not in known:
-            raise ValueError(f"train.metric {self.train.metric!r} is not a {self.task} metric; use one of {known}")
-        for bound in (self.gate.min, self.gate.max):
+            problems.append(
+                f"train.metric: {self.train.metric!r} is not a {self.task} metric; use one of {known}"
+            )
+        for kind, bound in (("min", self.gate.min), ("max", self.gate.max)):
             for metric in bound:
                 if metric not in known:
-                    raise ValueError(f"gate metric {metric!r} is not a {self.task} metric; use one of {known}")
+                    problems.append(f"gate.{kind}.{metric}: not a {self.task} metric; use one of {known}")
         if self.split.stratify and self.task == "regression":
-            raise ValueError("split.stratify only applies to classification; remove it")
+            problems.append("split.stratify: only applies to classification; remove it")
         if self.target in self.prepare.drop_columns:
-            raise ValueError(f"prepare.drop_columns drops the target {self.target!r}")
+            problems.append(f"prepare.drop_columns: drops the target {self.target!r}")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property

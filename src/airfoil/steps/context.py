@@ -36,8 +36,15 @@ class StepContext:
         """Artifact URI for this task's output `filename` (stable across retries)."""
         task = self.run.task_id if self.run.map_index < 0 else f"{self.run.task_id}_{self.run.map_index}"
         return "/".join(
-            [self.settings.artifact_root.rstrip("/"), self.spec.name, "runs", self.run.dag_id,
-             self.run.run_key, task, filename]
+            [
+                self.settings.artifact_root.rstrip("/"),
+                self.spec.name,
+                "runs",
+                self.run.dag_id,
+                self.run.run_key,
+                task,
+                filename,
+            ]
         )
 
     def pipeline_uri(self, *parts: str) -> str:

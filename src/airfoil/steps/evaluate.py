@@ -21,9 +21,16 @@ def evaluate(ctx: StepContext, dataset: dict[str, Any], tuned: list[dict[str, An
     chosen_model = None
     for t in tuned:
         model = modelfile.load(t["model"])
-        rows.append({"candidate": t["candidate"], "estimator": t["estimator"], "best_params": t["best_params"],
-                     "cv_score": t["cv_score"], "cv_std": t["cv_std"],
-                     "test": metrics.compute(spec, model, X, y)})
+        rows.append(
+            {
+                "candidate": t["candidate"],
+                "estimator": t["estimator"],
+                "best_params": t["best_params"],
+                "cv_score": t["cv_score"],
+                "cv_std": t["cv_std"],
+                "test": metrics.compute(spec, model, X, y),
+            }
+        )
         if t is chosen:
             chosen_model = model
     plots = _plots(ctx, chosen_model, X, y)

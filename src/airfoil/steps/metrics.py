@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from airfoil.spec.model import PipelineSpec
@@ -36,11 +37,10 @@ def compute(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str, float]:
             out[name] = out[f"{name}_macro"]
         if proba is not None and set(np.unique(y)) <= set(classes) and len(np.unique(y)) > 1:
             for avg in ("macro", "weighted"):
-                try:
-                    out[f"roc_auc_{avg}"] = float(m.roc_auc_score(y, proba, multi_class="ovr", average=avg,
-                                                                  labels=classes))
-                except ValueError:  # a class absent from the test set
-                    pass
+                with contextlib.suppress(ValueError):  # a class absent from the test set
+                    out[f"roc_auc_{avg}"] = float(
+                        m.roc_auc_score(y, proba, multi_class="ovr", average=avg, labels=classes)
+                    )
             if "roc_auc_macro" in out:
                 out["roc_auc"] = out["roc_auc_macro"]
     if proba is not None:

@@ -22,7 +22,8 @@ def feature_frame(df: pd.DataFrame, spec: PipelineSpec) -> pd.DataFrame:
     import pandas as pd
 
     keep = [
-        c for c in df.columns
+        c
+        for c in df.columns
         if c != spec.target and not pd.api.types.is_datetime64_any_dtype(df[c]) and c != spec.split.by
     ]
     if not keep:
@@ -34,7 +35,9 @@ def column_kinds(X: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Split feature columns into numeric and categorical."""
     import pandas as pd
 
-    numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])]
+    numeric = [
+        c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])
+    ]
     return numeric, [c for c in X.columns if c not in numeric]
 
 
@@ -43,8 +46,14 @@ def make_estimator(spec: PipelineSpec, index: int) -> Any:
     try:
         cls = import_callable(spec, path)
     except (ImportError, AttributeError) as exc:
-        raise SpecError("<spec>", [f"train.candidates[{index}].estimator: cannot import {path!r}: {exc}"]) from exc
-    return cls()
+        raise SpecError(
+            "<spec>", [f"train.candidates[{index}].estimator: cannot import {path!r}: {exc}"]
+        ) from exc
+    estimator = cls()
+    # Same data and seed give the same model, unless the spec sets random_state itself.
+    if "random_state" in estimator.get_params() and "random_state" not in spec.train.candidates[index].params:
+        estimator.set_params(random_state=spec.split.seed)
+    return estimator
 
 
 def build_pipeline(spec: PipelineSpec, X: pd.DataFrame, estimator: Any) -> Pipeline:
@@ -71,15 +80,21 @@ def build_pipeline(spec: PipelineSpec, X: pd.DataFrame, estimator: Any) -> Pipel
         num_steps.append(("scale", scaler()))
     cat_fill = prep.impute.fill_value if prep.impute.categorical == "constant" else None
     encoder = (
-        OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=prep.max_categories,
-                      sparse_output=False)
+        OneHotEncoder(
+            handle_unknown="infrequent_if_exist", max_categories=prep.max_categories, sparse_output=False
+        )
         if prep.encode == "onehot"
-        else OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                            max_categories=prep.max_categories)
+        else OrdinalEncoder(
+            handle_unknown="use_encoded_value", unknown_value=-1, max_categories=prep.max_categories
+        )
     )
     cat_steps = [
-        ("impute", SimpleImputer(strategy=prep.impute.categorical,
-                                 fill_value=cat_fill if cat_fill is not None else "missing")),
+        (
+            "impute",
+            SimpleImputer(
+                strategy=prep.impute.categorical, fill_value=cat_fill if cat_fill is not None else "missing"
+            ),
+        ),
         ("encode", encoder),
     ]
     transformers = []

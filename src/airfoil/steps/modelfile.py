@@ -5,23 +5,42 @@ The list of allowed types is decided here, by module prefix, never read from the
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from airfoil.errors import UnsafeModelError
 from airfoil.steps import io
 
-# Modules whose types a model file may contain. Anything else is refused at load time.
-TRUSTED_PREFIXES = (
-    "sklearn.",
-    "numpy.",
-    "scipy.sparse.",
-    "scipy.special.",
-    "builtins.",
-    "collections.",
-    "lightgbm.",
-    "xgboost.",
-    "pandas.",
+# What a model file may contain beyond skops' own defaults. Estimator libraries are trusted by
+# module; from numpy/builtins/collections only named data types, never functions (a file could
+# otherwise smuggle in `builtins.eval` or `pandas.read_pickle` as a FunctionTransformer's func).
+TRUSTED_PREFIXES = ("sklearn.", "lightgbm.", "xgboost.", "scipy.sparse.")
+TRUSTED_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "numpy.ndarray",
+        "numpy.random.mtrand.RandomState",
+        "numpy.random._generator.Generator",
+        "numpy.random._pcg64.PCG64",
+        "numpy.random._mt19937.MT19937",
+        "builtins.slice",
+        "builtins.object",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+    }
 )
+_NUMPY_SCALAR = re.compile(
+    r"^numpy\.(bool_?|u?int\d*|float\d*|complex\d*|str_|bytes_|datetime64|timedelta64)$"
+)
+
+
+def is_trusted(type_name: str) -> bool:
+    """True for a type airfoil lets a model file contain."""
+    return (
+        type_name.startswith(TRUSTED_PREFIXES)
+        or type_name in TRUSTED_TYPES
+        or bool(_NUMPY_SCALAR.match(type_name))
+    )
 
 
 def trusted_types(data: bytes) -> list[str]:
@@ -29,11 +48,11 @@ def trusted_types(data: bytes) -> list[str]:
     import skops.io as sio
 
     found = sio.get_untrusted_types(data=data)
-    refused = [t for t in found if not t.startswith(TRUSTED_PREFIXES)]
+    refused = [t for t in found if not is_trusted(t)]
     if refused:
         raise UnsafeModelError(
-            f"model file contains types airfoil does not trust: {refused}; only modules {TRUSTED_PREFIXES} "
-            "are allowed"
+            f"model file contains types airfoil does not trust: {refused}; allowed are estimators from "
+            f"{TRUSTED_PREFIXES} and numpy/builtins data types"
         )
     return list(found)
 

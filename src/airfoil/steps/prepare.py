@@ -22,7 +22,9 @@ def clean(df: pd.DataFrame, ctx: StepContext) -> pd.DataFrame:
     prep = ctx.spec.prepare
     missing = [c for c in prep.drop_columns if c not in df.columns]
     if missing:
-        raise DataError(f"prepare.drop_columns names {missing}, not in the data; columns are {list(df.columns)}")
+        raise DataError(
+            f"prepare.drop_columns names {missing}, not in the data; columns are {list(df.columns)}"
+        )
     df = df.drop(columns=prep.drop_columns)
     if prep.drop_duplicates:
         df = df.drop_duplicates(ignore_index=True)
@@ -33,7 +35,9 @@ def clean(df: pd.DataFrame, ctx: StepContext) -> pd.DataFrame:
             raise DataError(f"prepare.steps: cannot import {step!r}: {exc}") from exc
         out = fn(df)
         if not isinstance(out, pd.DataFrame):
-            raise DataError(f"prepare.steps: {step!r} returned {type(out).__name__}; it must return a DataFrame")
+            raise DataError(
+                f"prepare.steps: {step!r} returned {type(out).__name__}; it must return a DataFrame"
+            )
         df = out.reset_index(drop=True)
     return df
 
@@ -50,7 +54,9 @@ def extract(ctx: StepContext) -> dict[str, Any]:
     rows_in = len(df)
     df = clean(df, ctx)
     if df.empty:
-        raise DataError(f"the source {_describe(spec.source)} gave no rows after cleaning; nothing to train on")
+        raise DataError(
+            f"the source {_describe(spec.source)} gave no rows after cleaning; nothing to train on"
+        )
     ref = io.write_parquet(df, ctx.uri("extracted.parquet"))
     return {**ref, "rows_in": rows_in, "columns": [str(c) for c in df.columns]}
 
@@ -59,7 +65,9 @@ def _describe(source: Any) -> str:
     return getattr(source, "path", None) or "(sql query)"
 
 
-def split(ctx: StepContext, extracted: dict[str, Any], report: dict[str, Any] | None = None) -> dict[str, Any]:
+def split(
+    ctx: StepContext, extracted: dict[str, Any], report: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Split into train/test Parquet; publish them as the pipeline's latest dataset."""
     spec, cfg = ctx.spec, ctx.spec.split
     df = io.read_parquet(extracted)
@@ -70,7 +78,8 @@ def split(ctx: StepContext, extracted: dict[str, Any], report: dict[str, Any] | 
     train, test = _split(df, ctx)
     if train.empty or test.empty:
         raise DataError(
-            f"the split left the {'train' if train.empty else 'test'} set empty; adjust split.test_size or test_after"
+            f"the split left the {'train' if train.empty else 'test'} set empty; "
+            "adjust split.test_size or split.test_after"
         )
     train_ref = io.write_parquet(train, ctx.uri("train.parquet"))
     test_ref = io.write_parquet(test, ctx.uri("test.parquet"))
@@ -101,7 +110,17 @@ def _split(df: pd.DataFrame, ctx: StepContext) -> tuple[pd.DataFrame, pd.DataFra
             if order.isna().all():
                 raise DataError(f"split.by: column {cfg.by!r} holds neither numbers nor dates")
         if cfg.test_after is not None:
-            cutoff = pd.Timestamp(cfg.test_after) if pd.api.types.is_datetime64_any_dtype(order) else cfg.test_after
+            cutoff: Any
+            if pd.api.types.is_datetime64_any_dtype(order):
+                cutoff = pd.Timestamp(cfg.test_after)
+            else:
+                try:
+                    cutoff = float(str(cfg.test_after))
+                except ValueError:
+                    raise DataError(
+                        f"split.test_after {cfg.test_after!r} is not a number, "
+                        f"but column {cfg.by!r} holds numbers"
+                    ) from None
             is_test = order > cutoff
         else:
             rank = order.rank(method="first")

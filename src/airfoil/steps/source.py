@@ -33,7 +33,9 @@ def read_source(source: FileSource | SqlSource) -> pd.DataFrame:
     fs, _ = fsspec.core.url_to_fs(source.path)
     paths = sorted(fs.glob(source.path)) if any(c in source.path for c in "*?[") else [source.path]
     if not paths or not all(fs.exists(p) for p in paths):
-        raise DataError(f"source.path {source.path!r} matches no file; check the path (relative to the spec file)")
+        raise DataError(
+            f"source.path {source.path!r} matches no file; check the path (relative to the spec file)"
+        )
     frames = []
     for path in paths:
         fmt = source.format or _READERS.get("." + path.rsplit(".", 1)[-1].lower())

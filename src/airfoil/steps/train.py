@@ -49,14 +49,20 @@ def tune(ctx: StepContext, dataset: dict[str, Any], candidate: int) -> dict[str,
         cv: Any = StratifiedKFold(folds, shuffle=True, random_state=spec.split.seed)
     else:
         cv = KFold(folds, shuffle=True, random_state=spec.split.seed)
-    common = {"scoring": scorer(spec, classes), "cv": cv, "n_jobs": spec.train.n_jobs, "refit": True,
-              "error_score": "raise"}
+    common = {
+        "scoring": scorer(spec, classes),
+        "cv": cv,
+        "n_jobs": spec.train.n_jobs,
+        "refit": True,
+        "error_score": "raise",
+    }
     n_settings = 1
     for values in grid.values():
         n_settings *= len(values)
     if spec.train.search == "random" and n_settings > spec.train.n_iter:
-        search: Any = RandomizedSearchCV(pipe, grid, n_iter=spec.train.n_iter, random_state=spec.split.seed,
-                                         **common)
+        search: Any = RandomizedSearchCV(
+            pipe, grid, n_iter=spec.train.n_iter, random_state=spec.split.seed, **common
+        )
     else:
         search = GridSearchCV(pipe, grid, **common)
     started = time.perf_counter()
@@ -70,10 +76,17 @@ def tune(ctx: StepContext, dataset: dict[str, Any], candidate: int) -> dict[str,
     # sklearn maximises; report the metric in its natural sign (rmse positive, not negated).
     sign = -1.0 if spec.metric in ("rmse", "mae", "log_loss") else 1.0
     results = [
-        {"params": {k.removeprefix("model__"): v for k, v in p.items()},
-         "cv_mean": sign * float(m), "cv_std": float(s)}
-        for p, m, s in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"],
-                           search.cv_results_["std_test_score"], strict=True)
+        {
+            "params": {k.removeprefix("model__"): v for k, v in p.items()},
+            "cv_mean": sign * float(m),
+            "cv_std": float(s),
+        }
+        for p, m, s in zip(
+            search.cv_results_["params"],
+            search.cv_results_["mean_test_score"],
+            search.cv_results_["std_test_score"],
+            strict=True,
+        )
     ]
     cv_score = sign * float(search.best_score_)
     return {

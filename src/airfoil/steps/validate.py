@@ -51,7 +51,9 @@ def _check_column(s: pd.Series, col: str, rule: ColumnRule) -> list[str]:
     if (rule.min is not None or rule.max is not None) and len(values):
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.isna().any():
-            out.append(f"column {col!r}: min/max declared but {int(numeric.isna().sum())} value(s) are not numbers")
+            out.append(
+                f"column {col!r}: min/max declared but {int(numeric.isna().sum())} value(s) are not numbers"
+            )
         if rule.min is not None and (numeric < rule.min).any():
             n = int((numeric < rule.min).sum())
             out.append(f"column {col!r}: {n} value(s) below min {rule.min:g} (lowest {numeric.min():g})")
@@ -84,7 +86,9 @@ def _type_problem(values: pd.Series, kind: str) -> str | None:
     elif kind == "datetime" and not api.is_datetime64_any_dtype(values):
         parsed = pd.to_datetime(values, errors="coerce")
         if parsed.isna().any():
-            return f"{int(parsed.isna().sum())} value(s) are not dates, e.g. {values[parsed.isna()].iloc[0]!r}"
+            return (
+                f"{int(parsed.isna().sum())} value(s) are not dates, e.g. {values[parsed.isna()].iloc[0]!r}"
+            )
     return None
 
 
