@@ -44,16 +44,16 @@ t1 = time.perf_counter()
 print(json.dumps({"seconds": t1 - t0}))
 """
 
-PARSE_DAG_FILE = """
+PARSE_DAG_FILE = f"""
 import json, runpy, sys, time
 t0 = time.perf_counter()
 namespace = runpy.run_path(sys.argv[1])
 t1 = time.perf_counter()
 from airflow.sdk import DAG
 dags = sorted(k for k, v in namespace.items() if isinstance(v, DAG))
-heavy = sorted(m for m in {heavy!r} if m in sys.modules)
+heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)
 print(json.dumps({{"seconds": t1 - t0, "dags": dags, "heavy": heavy, "modules": len(sys.modules)}}))
-""".format(heavy=HEAVY)
+"""
 
 
 def make_pipelines(folder: Path, copies: int) -> list[str]:
@@ -123,13 +123,17 @@ def main() -> None:
     ratio = dag_med / sdk_med
     dags, heavy = last["dags"], last["heavy"]
 
-    print(f"airfoil DAG-folder parse benchmark: {len(names)} pipelines in the folder "
-          f"({', '.join(names)}), {reps} fresh interpreters per side, alternating\n")
+    print(
+        f"airfoil DAG-folder parse benchmark: {len(names)} pipelines in the folder "
+        f"({', '.join(names)}), {reps} fresh interpreters per side, alternating\n"
+    )
     header = f"{'measurement':<42} {'median s':>9} {'min s':>8} {'max s':>8}"
     print(header)
     print("-" * len(header))
-    for label, times in (("(a) import airflow.sdk", sdk_times),
-                         (f"(b) run dags/airfoil_dags.py ({len(dags)} DAGs)", dag_times)):
+    for label, times in (
+        ("(a) import airflow.sdk", sdk_times),
+        (f"(b) run dags/airfoil_dags.py ({len(dags)} DAGs)", dag_times),
+    ):
         print(f"{label:<42} {statistics.median(times):>9.3f} {min(times):>8.3f} {max(times):>8.3f}")
     print("-" * len(header))
     print(f"{'(b) - (a), medians: airfoil work':<42} {dag_med - sdk_med:>9.3f}")

@@ -62,7 +62,8 @@ train:
   cv: 3
   candidates:
     - {{estimator: sklearn.linear_model.LogisticRegression, params: {{C: [0.1, 1.0]}}}}
-    - {{estimator: sklearn.ensemble.HistGradientBoostingClassifier, params: {{max_iter: [100]}}}}
+    - estimator: sklearn.ensemble.HistGradientBoostingClassifier
+      params: {{max_iter: [100], random_state: [0]}}
 gate: {{min: {{f1: 0.5}}}}
 """
 
@@ -78,8 +79,14 @@ def make_data(path: Path, rows: int) -> dict:
     rng = np.random.default_rng(0)
     n_dupes = rows // 200
     X, y = make_classification(
-        n_samples=rows - n_dupes, n_features=20, n_informative=8, n_redundant=4, weights=[0.7],
-        flip_y=0.03, class_sep=0.8, random_state=0,
+        n_samples=rows - n_dupes,
+        n_features=20,
+        n_informative=8,
+        n_redundant=4,
+        weights=[0.7],
+        flip_y=0.03,
+        class_sep=0.8,
+        random_state=0,
     )
     df = pd.DataFrame(X, columns=[f"num_{i:02d}" for i in range(1, 21)])
     # The plan carries some signal: churners lean to the cheaper plans.
@@ -157,23 +164,40 @@ def task_times(log: Path, started_epoch: float, wall: float) -> dict:
     before = (tasks[0]["start"] - started_epoch) if tasks else None
     after = (started_epoch + wall - tasks[-1]["end"]) if tasks else None
     between = wall - in_tasks - (before or 0) - (after or 0)
-    return {"tasks": rows, "before_first_task": before, "between_tasks": between,
-            "after_last_task": after, "in_tasks": in_tasks}
+    return {
+        "tasks": rows,
+        "before_first_task": before,
+        "between_tasks": between,
+        "after_last_task": after,
+        "in_tasks": in_tasks,
+    }
 
 
 def airfoil_results(home: Path) -> dict:
     """Chosen estimator and test metrics of the newest registered version, from MLflow's SQLite DB."""
     with sqlite3.connect(home / "mlflow.db") as db:
         version = db.execute("select max(version) from model_versions where name = ?", (NAME,)).fetchone()[0]
-        tags = dict(db.execute("select key, value from model_version_tags where name = ? and version = ?",
-                               (NAME, version)).fetchall())
-    return {"version": version, "estimator": tags.get("estimator", "?").rsplit(".", 1)[-1],
-            "test": json.loads(tags.get("test_metrics", "{}"))}
+        tags = dict(
+            db.execute(
+                "select key, value from model_version_tags where name = ? and version = ?", (NAME, version)
+            ).fetchall()
+        )
+    return {
+        "version": version,
+        "estimator": tags.get("estimator", "?").rsplit(".", 1)[-1],
+        "test": json.loads(tags.get("test_metrics", "{}")),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="OPENBLAS_NUM_THREADS for both sides (0: leave unset); see the note where it is set",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (data, homes, logs)")
     args = parser.parse_args()
 
@@ -189,6 +213,10 @@ def main() -> None:
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AIRFOIL_", "MLFLOW_"))}
         env["COLUMNS"] = "120"
+        if args.blas_threads > 0:
+            # Same for both sides. Unpinned, OpenBLAS's spinning threads and the OpenMP threads of
+            # HistGradientBoosting fight over the 2 cores: a fit that takes 0.3 s at random takes 5-70 s.
+            env["OPENBLAS_NUM_THREADS"] = str(args.blas_threads)
         home = tmp / "home"
         env_airfoil = {**env, "AIRFOIL_HOME": str(home)}
         cwd = tmp  # no airfoil.toml here: settings come from the environment only
@@ -201,15 +229,22 @@ def main() -> None:
             wall, epoch = timed([str(AIRFOIL), "run", str(spec)], env_airfoil, cwd, out)
             (log,) = set((home / "logs").glob("run-*.log")) - logs_before
             shutil.copy(log, RESULTS / f"pipeline-airfoil-{label}.log")
-            runs[label] = {"wall": wall, "breakdown": task_times(log, epoch, wall),
-                           "result": airfoil_results(home)}
+            runs[label] = {
+                "wall": wall,
+                "breakdown": task_times(log, epoch, wall),
+                "result": airfoil_results(home),
+            }
 
         print("plain script ...", flush=True)
         plain_dir = tmp / "plain"
         plain_dir.mkdir()
         plain_json = plain_dir / "result.json"
-        plain_wall, _ = timed([sys.executable, str(PLAIN), str(data), str(plain_dir), str(plain_json)], env,
-                              cwd, RESULTS / "pipeline-plain.txt")
+        plain_wall, _ = timed(
+            [sys.executable, str(PLAIN), str(data), str(plain_dir), str(plain_json)],
+            env,
+            cwd,
+            RESULTS / "pipeline-plain.txt",
+        )
         plain = json.loads(plain_json.read_text())
     finally:
         if args.keep:
@@ -220,16 +255,23 @@ def main() -> None:
     first, steady = runs["first"]["wall"], runs["steady"]["wall"]
     ratio_steady, ratio_first = steady / plain_wall, first / plain_wall
 
-    print(f"\nairfoil pipeline benchmark: {dataset['rows']:,} rows x {dataset['columns']} columns "
-          f"({dataset['duplicates']:,} duplicates, {dataset['missing_numeric_fraction']:.1%} numeric values "
-          f"missing), Python {platform.python_version()}, {os.cpu_count()} CPUs")
-    print("candidates: LogisticRegression C [0.1, 1.0]; HistGradientBoostingClassifier max_iter [100]; "
-          "3-fold stratified CV, metric f1\n")
+    print(
+        f"\nairfoil pipeline benchmark: {dataset['rows']:,} rows x {dataset['columns']} columns "
+        f"({dataset['duplicates']:,} duplicates, {dataset['missing_numeric_fraction']:.1%} numeric values "
+        f"missing), Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"OPENBLAS_NUM_THREADS={env.get('OPENBLAS_NUM_THREADS', 'unset')} on both sides"
+    )
+    print(
+        "candidates: LogisticRegression C [0.1, 1.0]; HistGradientBoostingClassifier max_iter [100] "
+        "random_state [0]; 3-fold stratified CV, metric f1; n_jobs default\n"
+    )
     header = f"{'run (subprocess wall time, incl. interpreter start)':<54} {'seconds':>8} {'vs plain':>9}"
     print(header)
     print("-" * len(header))
-    print(f"{'airfoil run, first (fresh home: creates Airflow+MLflow DBs)':<54} {first:>8.1f} "
-          f"{ratio_first:>8.2f}x")
+    print(
+        f"{'airfoil run, first (fresh home: creates Airflow+MLflow DBs)':<54} {first:>8.1f} "
+        f"{ratio_first:>8.2f}x"
+    )
     print(f"{'airfoil run, steady state (second run, same home)':<54} {steady:>8.1f} {ratio_steady:>8.2f}x")
     print(f"{'plain script (bench/plain_pipeline.py)':<54} {plain_wall:>8.1f} {1:>8.2f}x")
     print("-" * len(header))
@@ -239,30 +281,42 @@ def main() -> None:
     print(f"  {'airfoil task':<22} {'task s':>7} {'step s':>7} {'airflow s':>9}")
     for r in b["tasks"]:
         step = r["step"]
-        print(f"  {r['task']:<22} {r['total']:>7.2f} {step if step is not None else float('nan'):>7.2f} "
-              f"{r['total'] - (step or 0):>9.2f}")
+        print(
+            f"  {r['task']:<22} {r['total']:>7.2f} {step if step is not None else float('nan'):>7.2f} "
+            f"{r['total'] - (step or 0):>9.2f}"
+        )
     print(f"  {'(all tasks)':<22} {b['in_tasks']:>7.2f}")
-    print(f"  {'before first task':<22} {b['before_first_task']:>7.2f}   process start, imports, DB check, "
-          "DAG parse + serialize")
+    print(
+        f"  {'before first task':<22} {b['before_first_task']:>7.2f}   process start, imports, DB check, "
+        "DAG parse + serialize"
+    )
     print(f"  {'between tasks':<22} {b['between_tasks']:>7.2f}   DAG.test scheduling, second DAG run setup")
     print(f"  {'after last task':<22} {b['after_last_task']:>7.2f}   summary, interpreter exit")
     print(f"  {'plain script phase':<22} {'s':>7}")
     for phase, seconds in plain["phases"].items():
         print(f"  {phase:<22} {seconds:>7.2f}")
-    print(f"  {'(process overhead)':<22} {plain_wall - plain['phases']['total in script']:>7.2f}   "
-          "interpreter start + exit")
+    print(
+        f"  {'(process overhead)':<22} {plain_wall - plain['phases']['total in script']:>7.2f}   "
+        "interpreter start + exit"
+    )
 
     a = runs["steady"]["result"]
     p_test = plain["test"][plain["chosen"]]
     print("\nsame work? chosen model and test metrics:")
-    print(f"  airfoil v{a['version']}: {a['estimator']:<32} f1 {a['test'].get('f1', float('nan')):.4f}  "
-          f"roc_auc {a['test'].get('roc_auc', float('nan')):.4f}")
-    print(f"  plain v{plain['model_version']}:   {plain['chosen']:<32} f1 {p_test['f1']:.4f}  "
-          f"roc_auc {p_test['roc_auc']:.4f}")
+    print(
+        f"  airfoil v{a['version']}: {a['estimator']:<32} f1 {a['test'].get('f1', float('nan')):.4f}  "
+        f"roc_auc {a['test'].get('roc_auc', float('nan')):.4f}"
+    )
+    print(
+        f"  plain v{plain['model_version']}:   {plain['chosen']:<32} f1 {p_test['f1']:.4f}  "
+        f"roc_auc {p_test['roc_auc']:.4f}"
+    )
 
     verdict = "meets" if ratio_steady <= TARGET else "MISSES"
-    print(f"\noverhead ratio airfoil/plain: steady {ratio_steady:.2f}x ({verdict} target <= {TARGET}; headline "
-          f"uses the steady-state second run), first run {ratio_first:.2f}x")
+    print(
+        f"\noverhead ratio airfoil/plain: steady {ratio_steady:.2f}x ({verdict} target <= {TARGET}; headline "
+        f"uses the steady-state second run), first run {ratio_first:.2f}x"
+    )
 
     out = {
         "benchmark": "pipeline",
@@ -270,6 +324,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "dataset": dataset,
         "spec": SPEC,
+        "openblas_num_threads": env.get("OPENBLAS_NUM_THREADS"),
         "airfoil_first_s": first,
         "airfoil_steady_s": steady,
         "plain_s": plain_wall,

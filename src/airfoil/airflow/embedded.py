@@ -134,7 +134,8 @@ def run_dag(
 
     runner.listeners.append(listen)
     try:
-        kwargs = {} if logical_date is None else {"logical_date": logical_date}
+        # The run id derives from run_after: pin it too, so the same date means the same DAG run.
+        kwargs = {} if logical_date is None else {"logical_date": logical_date, "run_after": logical_date}
         dr = dag.test(**kwargs)
     finally:
         runner.listeners.remove(listen)

@@ -1,0 +1,67 @@
+"""The gate, promote by hand, rollback, and idempotent re-runs of the same DAG run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Airfoil
+
+pytestmark = pytest.mark.integration
+
+
+def test_failed_gate_keeps_champion_then_promote_and_rollback(airfoil: Airfoil, example_copy) -> None:
+    spec = example_copy("breast_cancer")
+    airfoil("run", str(spec))
+    assert airfoil.champion("breast_cancer") == 1
+
+    strict = example_copy(
+        "breast_cancer",
+        {"gate: {min: {f1: 0.9, roc_auc: 0.95}": "gate: {min: {f1: 0.999, roc_auc: 0.95}"},
+        dest_name="strict",
+    )
+    proc = airfoil("run", str(strict), "--only", "train")
+    assert "registered breast_cancer v2" in proc.stdout
+    assert "v2 did NOT become champion (champion stays v1)" in proc.stdout
+    assert "test f1" in proc.stdout and "< min 0.999" in proc.stdout
+    v2, v1 = airfoil.versions("breast_cancer")
+    assert v2["version"] == 2 and v2["aliases"] == [] and v2["promoted"]["passed"] is False
+    assert "< min 0.999" in v2["promoted"]["reason"]
+    assert v1["aliases"] == ["champion"]
+
+    # By hand: v2 becomes champion, rollback returns to v1, a second rollback has nowhere to go.
+    proc = airfoil("models", "promote", "breast_cancer", "2")
+    assert "champion is now v2 (was v1)" in proc.stdout
+    assert airfoil.champion("breast_cancer") == 2
+    proc = airfoil("models", "rollback", "breast_cancer")
+    assert "rolled back to v1 (was v2)" in proc.stdout
+    assert airfoil.champion("breast_cancer") == 1
+    proc = airfoil("models", "rollback", "breast_cancer", check=False)
+    assert proc.returncode == 1 and "nothing to roll back to" in proc.stderr
+    assert airfoil.champion("breast_cancer") == 1
+
+    proc = airfoil("models", "promote", "breast_cancer", "7", check=False)
+    assert proc.returncode == 1 and "has no version 7" in proc.stderr
+    proc = airfoil("models", "list", "nope", check=False)
+    assert proc.returncode == 1 and "no registered model named 'nope'" in proc.stderr
+
+
+def test_rerunning_the_same_dag_run_registers_no_second_version(airfoil: Airfoil, examples: Path) -> None:
+    spec = str(examples / "breast_cancer" / "pipeline.yaml")
+    airfoil("run", spec, "--only", "prepare")
+    first = airfoil("run", spec, "--only", "train", "--logical-date", "2025-01-01T00:00:00")
+    assert "registered breast_cancer v1" in first.stdout
+    again = airfoil("run", spec, "--only", "train", "--logical-date", "2025-01-01T00:00:00")
+    assert "already registered by this DAG run" in again.stdout
+    [v1] = airfoil.versions("breast_cancer")
+    assert v1["aliases"] == ["champion"]
+    # A new DAG run (another logical date) is a new version.
+    airfoil("run", spec, "--only", "train", "--logical-date", "2025-01-02T00:00:00")
+    assert [v["version"] for v in airfoil.versions("breast_cancer")] == [2, 1]
+
+
+def test_train_without_prepared_data_says_what_to_run(airfoil: Airfoil, examples: Path) -> None:
+    proc = airfoil("run", str(examples / "breast_cancer" / "pipeline.yaml"), "--only", "train", check=False)
+    assert proc.returncode == 1
+    assert "task dataset:" in proc.stdout and "--only prepare" in proc.stdout
