@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export AIRFOIL_HOME ?= $(CURDIR)/.airfoil
 
-.PHONY: demo test lint types unit integration bench clean services
+.PHONY: demo test lint types unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -56,6 +56,8 @@ class Settings:
 
 
 def _read_toml(env: Mapping[str, str]) -> dict[str, object]:
+    if env.get("AIRFOIL_CONFIG") and not Path(env["AIRFOIL_CONFIG"]).is_file():
+        raise AirfoilError(f"AIRFOIL_CONFIG={env['AIRFOIL_CONFIG']} is not a file; fix the path or unset it")
     candidates = [Path(env["AIRFOIL_CONFIG"])] if env.get("AIRFOIL_CONFIG") else [Path("airfoil.toml")]
     for path in candidates:
         if path.is_file():

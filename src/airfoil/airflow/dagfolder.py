@@ -48,6 +48,10 @@ def render_pipelines(paths: Iterable[Path] | None = None) -> dict[str, Any]:
         except SpecError as exc:
             log.error("airfoil: skipping %s: %s", path, exc)
             continue
-        for plan in build_plans(spec, str(path)):
+        plans = build_plans(spec, str(path))
+        if any(plan.dag_id in dags for plan in plans):
+            log.error("airfoil: skipping %s: another spec already defines pipeline %r", path, spec.name)
+            continue
+        for plan in plans:
             dags[plan.dag_id] = render(plan)
     return dags

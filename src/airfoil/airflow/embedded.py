@@ -53,9 +53,11 @@ def configure(settings: Settings, extra_pipelines: list[Path] | None = None) -> 
     """
     known = settings.home / "pipelines.txt"
     remembered = [Path(p) for p in known.read_text().split("\n") if p] if known.exists() else []
-    pipelines = [
-        p for p in dict.fromkeys([*settings.pipelines, *remembered, *(extra_pipelines or [])]) if p.exists()
-    ]
+    extra = list(extra_pipelines or [])
+    # A spec run now replaces a remembered one of the same pipeline name (e.g. an edited copy).
+    names = {_pipeline_name(p) for p in extra}
+    remembered = [p for p in remembered if p.exists() and _pipeline_name(p) not in names]
+    pipelines = [p for p in dict.fromkeys([*settings.pipelines, *remembered, *extra]) if p.exists()]
     settings.home.mkdir(parents=True, exist_ok=True)
     known.write_text("".join(f"{p}\n" for p in pipelines if p not in settings.pipelines))
     env = airflow_environment(settings)
@@ -165,3 +167,13 @@ def run_dag(
 def _state(state: Any) -> str:
     """'success', 'failed', ... from Airflow's state enums (or None: 'none')."""
     return str(getattr(state, "value", state))
+
+
+def _pipeline_name(path: Path) -> str | None:
+    from airfoil.errors import SpecError
+    from airfoil.spec.loader import load_spec
+
+    try:
+        return load_spec(path).name
+    except SpecError:
+        return None

@@ -69,17 +69,20 @@ def summary(
             console.print(f"registered [bold]{spec.name} v{registered['version']}[/]{note}")
         if decision:
             if decision["promoted"]:
-                console.print(f"[green]v{decision['version']} is now champion[/]: {decision['reason']}")
+                console.print(
+                    f"[green]v{decision['version']} is now champion[/]: {decision['reason']}", soft_wrap=True
+                )
             else:
                 champ = decision.get("champion")
                 keep = f"champion stays v{champ}" if champ is not None else "there is no champion yet"
                 console.print(
                     f"[yellow]v{decision['version']} did NOT become champion[/] ({keep}): "
-                    f"{decision['reason']}"
+                    f"{decision['reason']}",
+                    soft_wrap=True,
                 )
     console.print(f"\ndone in {seconds:.1f}s. Where to look:")
     for label, cmd in where_to_look(settings):
-        console.print(f"  {label:<22} {cmd}")
+        console.print(f"  {label:<11} {cmd}", soft_wrap=True)
 
 
 def where_to_look(settings: Settings) -> list[tuple[str, str]]:

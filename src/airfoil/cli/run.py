@@ -48,7 +48,8 @@ def run_pipeline(path: Path, only: str | None, logical_date: datetime | None = N
         console = Console(file=terminal, highlight=False, width=None if terminal.isatty() else 140)
         console.print(
             f"[bold]airfoil[/] running [cyan]{spec.name}[/] through Airflow "
-            f"(home {settings.home}); Airflow's log: {log_path}"
+            f"(home {settings.home}); Airflow's log: {log_path}",
+            soft_wrap=True,
         )
         started = time.perf_counter()
         with console.status("starting Airflow (metadata DB, DAG parse)..."):
@@ -110,5 +111,5 @@ def _show_failure(console: Any, outcome: Any, log_path: Path) -> None:
     console.print(f"\n[bold red]{outcome.dag_id} failed[/] (run {outcome.run_id})")
     for t in failed:
         label = t.task_id if t.map_index < 0 else f"{t.task_id}[{t.map_index}]"
-        console.print(f"[red]task {label}:[/] {t.error or 'failed; see the log below'}")
-    console.print(f"Airflow's full log: {log_path}")
+        console.print(f"[red]task {label}:[/] {t.error or 'failed; see the log below'}", soft_wrap=True)
+    console.print(f"Airflow's full log: {log_path}", soft_wrap=True)

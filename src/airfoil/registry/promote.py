@@ -44,7 +44,9 @@ def gate(settings: Settings, spec: PipelineSpec, version: int) -> Decision:
     if champ is not None and champ != version and delta is not None:
         cm = json.loads((get_version(c, spec.name, champ).tags or {}).get("test_metrics", "{}"))
         new, old = m.get(metric), cm.get(metric)
-        if new is not None and old is not None:
+        if new is None or old is None:
+            passes.append(f"champion v{champ} not compared: {metric} missing on one of the two versions")
+        else:
             gain = (old - new) if metric in LOWER_IS_BETTER else (new - old)
             text = f"{metric} {new:.4f} vs champion v{champ} {old:.4f}"
             if gain >= delta:

@@ -79,21 +79,30 @@ def list_versions(settings: Settings, name: str) -> list[dict[str, Any]]:
 
 
 def load_version(settings: Settings, name: str, version: int | str) -> tuple[Any, dict[str, Any]]:
-    """Load a version's model after checking its sha256 against the registry tag; refuse pickle."""
+    """Load a version's model after checking its sha256 against the registry tag.
+
+    Pickle artifacts are refused unless AIRFOIL_ALLOW_PICKLE=1.
+    """
     c = client(settings)
     mv = get_version(c, name, version)
     expected = (mv.tags or {}).get("sha256")
     location = c.get_model_version_download_uri(name, str(version)).rstrip("/")
-    if not io.exists(f"{location}/model.skops"):
-        if io.exists(f"{location}/model.pkl") and not settings.allow_pickle:
+    if io.exists(f"{location}/model.skops"):
+        if not expected:
+            raise UnsafeModelError(f"{name} v{version} has no sha256 tag; it was not registered by airfoil")
+        model = modelfile.loads(io.read_bytes(f"{location}/model.skops", expected))
+    elif io.exists(f"{location}/model.pkl"):
+        if not settings.allow_pickle:
             raise UnsafeModelError(
                 f"{name} v{version} is stored as pickle, which can run code when loaded; "
                 "re-register it with airfoil (skops) or set AIRFOIL_ALLOW_PICKLE=1 if you trust it"
             )
-        raise UnsafeModelError(f"{name} v{version} has no model.skops artifact at {location}")
-    if not expected:
-        raise UnsafeModelError(f"{name} v{version} has no sha256 tag; it was not registered by airfoil")
-    model = modelfile.loads(io.read_bytes(f"{location}/model.skops", expected))
+        import pickle
+
+        # Allowed explicitly by the operator; the sha256 is still checked when the tag exists.
+        model = pickle.loads(io.read_bytes(f"{location}/model.pkl", expected))
+    else:
+        raise UnsafeModelError(f"{name} v{version} has no model.skops (or model.pkl) artifact at {location}")
     example = _input_example(location)
     return model, {
         "version": int(mv.version),

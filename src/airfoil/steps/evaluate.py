@@ -7,7 +7,7 @@ from typing import Any
 
 from airfoil.steps import io, metrics, modelfile
 from airfoil.steps.context import StepContext
-from airfoil.steps.model import feature_frame
+from airfoil.steps.model import feature_frame, positive_class
 
 
 def evaluate(ctx: StepContext, dataset: dict[str, Any], tuned: list[dict[str, Any]]) -> dict[str, Any]:
@@ -66,10 +66,12 @@ def _plots(ctx: StepContext, model: Any, X: Any, y: Any) -> dict[str, str]:
             fig, ax = plt.subplots(figsize=(5, 4.5))
             classes = list(model.classes_)
             proba = model.predict_proba(X)
-            targets = classes[-1:] if len(classes) == 2 else classes
+            targets = [positive_class(ctx.spec, classes)] if len(classes) == 2 else classes
             for c in targets:
                 if (y == c).any() and not (y == c).all():
-                    RocCurveDisplay.from_predictions(y == c, proba[:, classes.index(c)], ax=ax, name=str(c))
+                    RocCurveDisplay.from_predictions(
+                        y, proba[:, classes.index(c)], pos_label=c, ax=ax, name=f"positive class {c}"
+                    )
             ax.set_title(f"{ctx.spec.name}: ROC curve (test set)")
             figures["roc_curve.png"] = fig
     else:
