@@ -125,6 +125,7 @@ def main() -> None:
             cv=cv,
             refit=True,
             error_score="raise",
+            n_jobs=-1,  # as airfoil's train.n_jobs: -1 (its default), set explicitly in the bench spec
         )
         search.fit(X_train, y_train)
         tuned.append((estimator.__name__, search))

@@ -112,3 +112,19 @@ def test_cars_regression_with_missing_values_and_custom_step(airfoil: Airfoil, e
     )  # an unknown category must not fail
     mpg = model.predict(rows[list(info["input_example"].columns)])
     assert 25 < mpg[0] < 45 and 8 < mpg[1] < 22
+
+
+def test_seattle_weather_multiclass_with_time_split(airfoil: Airfoil, examples: Path) -> None:
+    airfoil("run", str(examples / "seattle_weather" / "pipeline.yaml"))
+    [v1] = airfoil.versions("seattle_weather")
+    assert {"f1_macro", "f1_weighted", "precision_weighted", "recall_macro", "log_loss"} <= set(v1["metrics"])
+    assert v1["metrics"]["f1"] == v1["metrics"]["f1_macro"]
+    # Time-based split: everything in the test set comes after test_after, everything in train before.
+    import pandas as pd
+
+    latest = json.loads((airfoil.home / "artifacts/seattle_weather/dataset/latest.json").read_text())
+    train = pd.read_parquet(latest["train"]["uri"])
+    test = pd.read_parquet(latest["test"]["uri"])
+    assert pd.to_datetime(train["date"]).max() <= pd.Timestamp("2014-12-31")
+    assert pd.to_datetime(test["date"]).min() > pd.Timestamp("2014-12-31")
+    assert len(test) == 365

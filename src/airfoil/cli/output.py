@@ -26,7 +26,7 @@ def candidates_table(spec: PipelineSpec, evaluated: dict[str, Any]) -> Table:
     table = Table(title=f"{spec.name}: candidates (selected by CV {spec.metric})", title_justify="left")
     table.add_column("#")
     table.add_column("estimator", no_wrap=True)
-    table.add_column("best params", overflow="fold")
+    table.add_column("best params", overflow="fold", min_width=30)
     table.add_column(f"CV {spec.metric}", justify="right")
     for m in _SHOWN[spec.task]:
         table.add_column(f"test {m}", justify="right")

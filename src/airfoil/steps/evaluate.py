@@ -70,7 +70,7 @@ def _plots(ctx: StepContext, model: Any, X: Any, y: Any) -> dict[str, str]:
             for c in targets:
                 if (y == c).any() and not (y == c).all():
                     RocCurveDisplay.from_predictions(
-                        y, proba[:, classes.index(c)], pos_label=c, ax=ax, name=f"positive class {c}"
+                        y == c, proba[:, classes.index(c)], pos_label=True, ax=ax, name=f"class {c}"
                     )
             ax.set_title(f"{ctx.spec.name}: ROC curve (test set)")
             figures["roc_curve.png"] = fig

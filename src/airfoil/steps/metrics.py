@@ -45,4 +45,5 @@ def compute(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str, float]:
                 out["roc_auc"] = out["roc_auc_macro"]
     if proba is not None:
         out["log_loss"] = float(m.log_loss(y, proba, labels=classes))
-    return out
+    # A metric that is undefined on this test set (e.g. a class never seen) is left out, not NaN.
+    return {k: v for k, v in out.items() if np.isfinite(v)}

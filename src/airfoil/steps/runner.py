@@ -10,6 +10,7 @@ from typing import Any
 from airfoil.settings import load_settings
 from airfoil.spec.loader import load_spec
 from airfoil.steps.context import RunInfo, StepContext
+from airfoil.steps.json import json_safe
 
 # Called with (run, state, detail); state is "running", "success" (detail: the result) or "failed"
 # (detail: the error message). In-process runs
@@ -38,5 +39,6 @@ def run_step(step: str, spec_path: str, run: RunInfo, inputs: dict[str, Any]) ->
     except Exception as exc:
         _notify(run, "failed", str(exc) or traceback.format_exception_only(exc)[-1].strip())
         raise
+    result = json_safe(result)
     _notify(run, "success", result)
     return result

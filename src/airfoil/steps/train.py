@@ -8,6 +8,7 @@ from typing import Any
 from airfoil.errors import DataError
 from airfoil.steps import io, modelfile
 from airfoil.steps.context import StepContext
+from airfoil.steps.json import json_safe
 from airfoil.steps.model import build_pipeline, feature_frame, make_estimator, scorer, signed
 
 
@@ -92,24 +93,13 @@ def tune(ctx: StepContext, dataset: dict[str, Any], candidate: int) -> dict[str,
     return {
         "candidate": candidate,
         "estimator": cand.estimator,
-        "best_params": {k.removeprefix("model__"): _plain(v) for k, v in search.best_params_.items()},
+        "best_params": {k.removeprefix("model__"): json_safe(v) for k, v in search.best_params_.items()},
         "metric": spec.metric,
         "cv_score": cv_score,
         "cv_std": float(search.cv_results_["std_test_score"][best]),
         "cv_folds": [sign * s for s in folds_scores],
         "rank_score": signed(spec.metric, cv_score),
-        "search": _plain(results),
+        "search": json_safe(results),
         "fit_seconds": round(seconds, 3),
         "model": modelfile.save(search.best_estimator_, ctx.uri("model.skops")),
     }
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe copy (numpy scalars -> Python) for XCom."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "item"):
-        return value.item()
-    return value
