@@ -18,6 +18,7 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/airfoil run examples/breast_cancer/pipeline.yaml
 	$(BIN)/airfoil run examples/cars/pipeline.yaml
+	$(BIN)/airfoil run examples/seattle_weather/pipeline.yaml
 	$(BIN)/airfoil models list breast_cancer
 
 lint: $(STAMP)

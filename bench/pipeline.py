@@ -262,7 +262,8 @@ def main() -> None:
     )
     print(
         "candidates: LogisticRegression C [0.1, 1.0]; HistGradientBoostingClassifier max_iter [200] "
-        "learning_rate [0.05, 0.1] random_state [0]; 3-fold stratified CV, metric f1; n_jobs -1 on both sides\n"
+        "learning_rate [0.05, 0.1] random_state [0]; 3-fold stratified CV, metric f1; "
+        "n_jobs -1 on both sides\n"
     )
     header = f"{'run (subprocess wall time, incl. interpreter start)':<54} {'seconds':>8} {'vs plain':>9}"
     print(header)

@@ -110,6 +110,8 @@ def register(
         "airflow_dag_id": run.dag_id,
         "airflow_run_id": run.run_id,
         "airfoil_version": __version__,
+        # The code that made the model: the resolved spec (candidates, prep, split) as a fingerprint.
+        "spec_fingerprint": io.sha256(spec.model_dump_json(by_alias=True).encode()),
         "selection_metric": spec.metric,
         "test_metrics": json.dumps(evaluated["metrics"], sort_keys=True),
         "estimator": chosen["estimator"],
