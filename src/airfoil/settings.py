@@ -47,12 +47,9 @@ class Settings:
 
     @property
     def mlflow_artifacts(self) -> str:
-        """Where MLflow keeps run artifacts (used when airfoil creates the experiment)."""
-        return (
-            (self.home / "mlartifacts").as_uri()
-            if "://" not in self.artifact_root
-            else (self.artifact_root.rstrip("/") + "/mlartifacts")
-        )
+        """Where MLflow keeps run artifacts: next to airfoil's artifacts (used when creating experiments)."""
+        root = self.artifact_root if "://" in self.artifact_root else Path(self.artifact_root).as_uri()
+        return root.rstrip("/") + "/mlflow"
 
 
 def _read_toml(env: Mapping[str, str]) -> dict[str, object]:

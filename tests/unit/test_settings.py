@@ -29,7 +29,7 @@ def test_defaults_live_under_home(tmp_path: Path) -> None:
     assert s.pipelines == ()
     assert s.allow_pickle is False
     assert s.dags_folder == home / "dags"
-    assert s.mlflow_artifacts == (home / "mlartifacts").as_uri()
+    assert s.mlflow_artifacts == (home / "artifacts" / "mlflow").as_uri()
 
 
 def test_home_defaults_to_dot_airfoil_in_the_working_directory() -> None:
@@ -54,7 +54,7 @@ def test_environment_beats_toml(tmp_path: Path) -> None:
     assert s.registry_uri == "postgresql://env/mlflow"
     assert s.home == (tmp_path / "from_toml").resolve()  # empty env value does not override
     assert s.artifact_root == "s3://bucket/artifacts"
-    assert s.mlflow_artifacts == "s3://bucket/artifacts/mlartifacts"
+    assert s.mlflow_artifacts == "s3://bucket/artifacts/mlflow"
     assert s.pipelines == ((tmp_path / "a.yaml").resolve(), (tmp_path / "b.yaml").resolve())
     assert s.allow_pickle is True
 

@@ -82,11 +82,17 @@ def smoke(settings: Settings, name: str, version: int) -> None:
         raise RegistryError(f"predicting the input example failed: {exc}") from exc
 
 
-def promote(settings: Settings, name: str, version: int, reason: str) -> dict[str, Any]:
-    """Point `champion` at `version` (it must load and predict) and record it in the history."""
+def promote(
+    settings: Settings, name: str, version: int, reason: str, *, check: bool = True
+) -> dict[str, Any]:
+    """Point `champion` at `version` (it must load and predict) and record it in the history.
+
+    `check=False` skips the load-and-predict check, for callers that just ran it (the gate).
+    """
     c = client(settings)
     get_version(c, name, version)
-    smoke(settings, name, version)
+    if check:
+        smoke(settings, name, version)
     current = champion_version(c, name)
     history = _history(c, name)
     if current != version:
@@ -141,7 +147,7 @@ def promote_step(ctx: StepContext, registered: dict[str, Any]) -> dict[str, Any]
         decision = gate(settings, spec, version)
         passed, reason = decision.passed, decision.reason
         if passed:
-            promote(settings, spec.name, version, reason)
+            promote(settings, spec.name, version, reason, check=False)
         else:
             _record(c, spec.name, version, False, reason)
     champion = champion_version(c, spec.name)
