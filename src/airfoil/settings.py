@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from airfoil.errors import AirfoilError
+
+_N = TypeVar("_N", int, float)
 
 _TOML_KEYS = {
     "home": "AIRFOIL_HOME",
@@ -21,6 +24,11 @@ _TOML_KEYS = {
     "pipelines": "AIRFOIL_PIPELINES",
     "airflow_home": "AIRFOIL_AIRFLOW_HOME",
     "allow_pickle": "AIRFOIL_ALLOW_PICKLE",
+    "api_token": "AIRFOIL_API_TOKEN",
+    "poll_seconds": "AIRFOIL_POLL_SECONDS",
+    "max_body_bytes": "AIRFOIL_MAX_BODY_BYTES",
+    "max_rows": "AIRFOIL_MAX_ROWS",
+    "max_inflight": "AIRFOIL_MAX_INFLIGHT",
 }
 
 
@@ -35,6 +43,12 @@ class Settings:
     pipelines: tuple[Path, ...]
     airflow_home: Path
     allow_pickle: bool = False
+    # Prediction API (`airfoil serve`)
+    api_token: str | None = None
+    poll_seconds: float = 2.0
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_rows: int = 100_000
+    max_inflight: int = 64
 
     @property
     def dags_folder(self) -> Path:
@@ -98,7 +112,25 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pipelines=pipelines,
         airflow_home=Path(get("airflow_home") or home / "airflow").expanduser().resolve(),
         allow_pickle=(get("allow_pickle") or "0").lower() in ("1", "true", "yes"),
+        api_token=get("api_token"),
+        poll_seconds=_number(get, "poll_seconds", float, 2.0),
+        max_body_bytes=_number(get, "max_body_bytes", int, 16 * 1024 * 1024),
+        max_rows=_number(get, "max_rows", int, 100_000),
+        max_inflight=_number(get, "max_inflight", int, 64),
     )
+
+
+def _number(get: Callable[[str], str | None], key: str, kind: type[_N], default: _N) -> _N:
+    raw = get(key)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise AirfoilError(f"{_TOML_KEYS[key]}={raw!r} is not a valid {kind.__name__}") from None
+    if value <= 0:
+        raise AirfoilError(f"{_TOML_KEYS[key]}={raw!r} must be positive")
+    return value
 
 
 def airflow_environment(settings: Settings) -> dict[str, str]:

@@ -59,12 +59,8 @@ def _python(code: str, *args: str, env: dict[str, str]) -> dict:
 def test_dagbag_renders_every_example_without_errors(tmp_path: Path) -> None:
     out = _python(DAGBAG, str(ROOT / "dags"), env=_env(tmp_path, EXAMPLES))
     assert out["errors"] == {}
-    assert set(out["dags"]) == {
-        "breast_cancer__prepare",
-        "breast_cancer__train",
-        "cars__prepare",
-        "cars__train",
-    }
+    pipelines = ("breast_cancer", "cars", "seattle_weather")
+    assert set(out["dags"]) == {f"{p}__{d}" for p in pipelines for d in ("prepare", "train")}
     for dag_id, dag in out["dags"].items():
         assert all(retries >= 1 for retries in dag["tasks"].values()), dag_id
     assert list(out["dags"]["breast_cancer__prepare"]["tasks"]) == ["extract", "validate", "split"]
@@ -77,7 +73,7 @@ def test_dagbag_renders_every_example_without_errors(tmp_path: Path) -> None:
 
 def test_parsing_imports_no_heavy_library(tmp_path: Path) -> None:
     out = _python(PARSE_ONLY, str(ROOT / "dags" / "airfoil_dags.py"), env=_env(tmp_path, EXAMPLES))
-    assert len(out["dags"]) == 4
+    assert len(out["dags"]) == 6
     assert out["heavy"] == []
 
 
@@ -87,4 +83,4 @@ def test_a_broken_spec_does_not_hide_the_others(tmp_path: Path) -> None:
     (folder / "broken").mkdir()
     (folder / "broken" / "pipeline.yaml").write_text("name: broken\ntask: [\n")
     out = _python(PARSE_ONLY, str(ROOT / "dags" / "airfoil_dags.py"), env=_env(tmp_path, folder))
-    assert len(out["dags"]) == 4
+    assert len(out["dags"]) == 6 and not any(d.startswith("broken") for d in out["dags"])
