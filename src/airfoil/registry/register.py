@@ -116,6 +116,8 @@ def register(
         "test_metrics": json.dumps(evaluated["metrics"], sort_keys=True),
         "estimator": chosen["estimator"],
     }
+    serving = serving_metadata(ctx, model, dataset)
+    tags.update(serving_uri=serving["uri"], serving_sha256=serving["sha256"], onnx=serving["onnx_status"])
     _ensure_model(c, spec.name)
     version = c.create_model_version(spec.name, info.model_uri, run_id=parent_id, tags=tags)
     location = c.get_model_version_download_uri(spec.name, version.version)
@@ -130,6 +132,39 @@ def register(
         "metric": spec.metric,
         "sha256": digest,
     }
+
+
+def serving_metadata(ctx: StepContext, model: Any, dataset: dict[str, Any]) -> dict[str, str]:
+    """What the prediction API needs beyond the model: the input schema and a verified ONNX export."""
+    from airfoil.registry import onnx
+
+    spec = ctx.spec
+    test = io.read_parquet(dataset["test"])
+    X_test = feature_frame(test, spec)
+    rules = spec.validation.columns
+    columns = [
+        {
+            "name": str(c),
+            "type": onnx.input_kind(X_test[c].dtype),
+            "nullable": rules[c].nullable if c in rules else True,
+        }
+        for c in X_test.columns
+    ]
+    onnx_bytes, report = onnx.export(model, X_test)
+    if onnx_bytes is not None and report["status"] == "verified":
+        report.update(uri=ctx.uri("model.onnx"), sha256=io.write_bytes(ctx.uri("model.onnx"), onnx_bytes))
+    meta = {
+        "task": spec.task,
+        "columns": columns,
+        "classes": [_label(c) for c in getattr(model, "classes_", [])],
+        "onnx": report,
+    }
+    uri = ctx.uri("serving.json")
+    return {"uri": uri, "sha256": io.write_json(uri, meta), "onnx_status": report["status"]}
+
+
+def _label(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def _ensure_model(c: Any, name: str) -> None:
