@@ -121,6 +121,46 @@ def models_rollback(name: str) -> None:
     typer.secho(f"{name}: champion rolled back to v{out['version']} (was v{out['previous']})", fg="green")
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="address to bind; 0.0.0.0 exposes the API to the network")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes, each with every champion loaded")] = 1,
+) -> None:
+    """Serve the champion of every registered pipeline over HTTP (OIP v2 and MLflow formats)."""
+    import os
+
+    import uvicorn
+
+    from airfoil.serving.guard import resolve_token
+    from airfoil.settings import load_settings
+
+    try:
+        settings = load_settings()
+        token, source = resolve_token(settings)
+    except AirfoilError as exc:
+        raise _fail(exc) from None
+    os.environ["AIRFOIL_API_TOKEN"] = token  # every worker process answers to the same token
+    typer.secho(
+        f"airfoil serve on http://{host}:{port} ({workers} worker(s)), registry {settings.registry_uri}"
+    )
+    typer.secho(f"API token from {source}: {token}")
+    typer.secho(f"try: curl -H 'Authorization: Bearer {token}' http://{host}:{port}/v1/models")
+    uvicorn.run(
+        "airfoil.serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        limit_concurrency=settings.max_inflight * 4,
+        timeout_graceful_shutdown=10,
+    )
+
+
 def _v(version: int | None) -> str:
     return "none" if version is None else f"v{version}"
 

@@ -55,6 +55,11 @@ def read_json(uri: str) -> Any:
     return json.loads(read_bytes(uri))
 
 
+def read_json_checked(uri: str, expected_sha256: str | None) -> Any:
+    """Read JSON whose sha256 was recorded when it was written."""
+    return json.loads(read_bytes(uri, expected_sha256))
+
+
 def exists(uri: str) -> bool:
     fs, path = fsspec.core.url_to_fs(uri)
     return bool(fs.exists(path))

@@ -1,0 +1,125 @@
+"""The models being served, and the background poller that swaps in a new champion.
+
+A swap builds a new dict and replaces the reference in one assignment: a request reads the
+reference once, so it finishes on the version it started with, and never sees a half-loaded one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from airfoil.registry.client import CHAMPION, client
+from airfoil.serving.loaded import Served, load_served
+from airfoil.serving.metrics import Metrics
+from airfoil.settings import Settings
+
+log = logging.getLogger("airfoil.serving")
+
+
+class ModelStore:
+    """Champions by name, plus a few pinned versions asked for explicitly."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, pinned_max: int = 4):
+        self.settings = settings
+        self.metrics = metrics
+        self.champions: dict[str, Served] = {}
+        self.failures: dict[tuple[str, int], str] = {}  # versions that failed to load: not retried
+        self.ready = False
+        self._pinned: OrderedDict[tuple[str, int], Served] = OrderedDict()
+        self._pinned_max = pinned_max
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Load every champion now, then keep polling in the background."""
+        self.refresh()
+        self.ready = True
+        self._thread = threading.Thread(target=self._loop, name="airfoil-registry-poll", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.settings.poll_seconds):
+            try:
+                self.refresh()
+            except Exception:  # the registry may be briefly unreachable; keep serving what we have
+                log.exception("airfoil: polling the registry failed; still serving the loaded versions")
+
+    def refresh(self) -> None:
+        """One poll: for each registered model whose champion moved, load, check and swap it in."""
+        wanted = {
+            rm.name: int(rm.aliases[CHAMPION])
+            for rm in client(self.settings).search_registered_models()
+            if CHAMPION in (rm.aliases or {})
+        }
+        current = self.champions
+        updated = {name: served for name, served in current.items() if name in wanted}
+        for name, version in wanted.items():
+            if name in current and current[name].version == version:
+                continue
+            served = self._load(name, version)
+            if served is not None:
+                updated[name] = served
+                if name in current:
+                    log.warning(
+                        "airfoil: %s now answers with v%s (was v%s)", name, version, current[name].version
+                    )
+        if updated != current:
+            self.champions = updated  # the swap: one reference assignment
+            for name, served in updated.items():
+                self.metrics.serving.labels(name).set(served.version)
+
+    def _load(self, name: str, version: int, remember: bool = True) -> Served | None:
+        """Load a version; a champion that fails is remembered and not retried until the alias moves."""
+        if remember and (name, version) in self.failures:
+            return None
+        try:
+            served = load_served(self.settings, name, version)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            if remember:
+                self.failures[(name, version)] = reason
+            self.metrics.loads.labels(name, str(version), "failed").inc()
+            log.error("airfoil: not serving %s v%s, keeping the current version: %s", name, version, reason)
+            return None
+        self.metrics.loads.labels(name, str(version), "loaded").inc()
+        return served
+
+    def get(self, name: str, version: int | None = None) -> Served | None:
+        """The champion, or a specific version (loaded on first use, kept among a few)."""
+        champion = self.champions.get(name)
+        if version is None or (champion is not None and champion.version == version):
+            return champion
+        key = (name, version)
+        with self._lock:
+            if key in self._pinned:
+                self._pinned.move_to_end(key)
+                return self._pinned[key]
+        served = self._load(name, version, remember=False)
+        if served is None:
+            return None
+        with self._lock:
+            self._pinned[key] = served
+            while len(self._pinned) > self._pinned_max:
+                self._pinned.popitem(last=False)
+        return served
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": s.name,
+                "champion": s.version,
+                "since": s.since,
+                "backend": s.backend,
+                "metrics": s.metrics,
+            }
+            for s in sorted(self.champions.values(), key=lambda s: s.name)
+        ]
