@@ -117,7 +117,7 @@ def register(
         "estimator": chosen["estimator"],
     }
     serving = serving_metadata(ctx, model, dataset)
-    tags.update(serving_uri=serving["uri"], serving_sha256=serving["sha256"], onnx=serving["onnx_status"])
+    tags.update(serving)
     _ensure_model(c, spec.name)
     version = c.create_model_version(spec.name, info.model_uri, run_id=parent_id, tags=tags)
     location = c.get_model_version_download_uri(spec.name, version.version)
@@ -160,7 +160,12 @@ def serving_metadata(ctx: StepContext, model: Any, dataset: dict[str, Any]) -> d
         "onnx": report,
     }
     uri = ctx.uri("serving.json")
-    return {"uri": uri, "sha256": io.write_json(uri, meta), "onnx_status": report["status"]}
+    return {
+        "serving_uri": uri,
+        "serving_sha256": io.write_json(uri, meta),
+        "onnx": report["status"],  # verified | mismatch | unsupported
+        "onnx_parity": str(report.get("reason", ""))[:1000],
+    }
 
 
 def _label(value: Any) -> Any:

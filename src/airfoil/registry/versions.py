@@ -61,6 +61,7 @@ def describe(mv: Any, aliases: list[str]) -> dict[str, Any]:
         "estimator": tags.get("estimator"),
         "airflow": {"dag_id": tags.get("airflow_dag_id"), "run_id": tags.get("airflow_run_id")},
         "sha256": tags.get("sha256"),
+        "onnx": tags.get("onnx"),
     }
 
 
