@@ -9,7 +9,7 @@ from typing import Any
 
 from airfoil.errors import AirfoilError, RegistryError
 from airfoil.registry.client import CHAMPION, HISTORY_TAG, client
-from airfoil.registry.versions import champion_version, get_version, load_version, registered
+from airfoil.registry.versions import champion_version, get_version, registered
 from airfoil.settings import Settings
 from airfoil.spec.model import LOWER_IS_BETTER, PipelineSpec
 from airfoil.steps.context import StepContext
@@ -71,13 +71,14 @@ def _fmt(value: float | None) -> str:
 
 
 def smoke(settings: Settings, name: str, version: int) -> None:
-    """Load a version the way serving does and predict its logged input example."""
-    model, info = load_version(settings, name, version)
-    example = info["input_example"]
-    if example is None:
-        raise RegistryError(f"{name} v{version} has no input example to predict")
+    """Load a version exactly as `airfoil serve` does (every sha256, ONNX or scikit-learn) and predict
+    its logged input example."""
+    from airfoil.serving.loaded import load_served
+
     try:
-        model.predict(example)
+        load_served(settings, name, version)
+    except AirfoilError:
+        raise
     except Exception as exc:
         raise RegistryError(f"predicting the input example failed: {exc}") from exc
 
