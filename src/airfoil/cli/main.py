@@ -105,7 +105,10 @@ def models_promote(name: str, version: int) -> None:
         out = promote(load_settings(), name, version, "promoted by hand (airfoil models promote)")
     except AirfoilError as exc:
         raise _fail(exc) from None
-    typer.secho(f"{name}: champion is now v{out['version']} (was {_v(out['previous'])})", fg="green")
+    if out["previous"] == out["version"]:
+        typer.secho(f"{name}: v{out['version']} already is the champion", fg="green")
+    else:
+        typer.secho(f"{name}: champion is now v{out['version']} (was {_v(out['previous'])})", fg="green")
 
 
 @models_app.command("rollback")
