@@ -6,11 +6,14 @@ gets its own metadata DB, MLflow store and artifact root, exactly as a user's sh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +84,119 @@ def example_copy(tmp_path: Path):
         return spec
 
     return copy
+
+
+# --- prediction API (`airfoil serve`) ------------------------------------------------------------
+API_TOKEN = "test-token"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """A running `airfoil serve` subprocess and an authenticated client for it."""
+
+    url: str
+    token: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def client(self, **kwargs: Any) -> Any:
+        import httpx
+
+        kwargs.setdefault("timeout", 30)
+        return httpx.Client(base_url=self.url, headers=self.auth, **kwargs)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def serving(airfoil: Airfoil, **env: str) -> Iterator[Server]:
+    """`airfoil serve` on a free port with a short poll; waits for readiness, always terminates it."""
+    import httpx
+
+    port = free_port()
+    log = airfoil.workdir / f"serve-{port}.log"
+    environ = {
+        **airfoil.env,
+        "AIRFOIL_API_TOKEN": API_TOKEN,
+        "AIRFOIL_POLL_SECONDS": "0.5",
+        **env,
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "airfoil"), "serve", "--port", str(port)],
+            cwd=airfoil.workdir,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(url=f"http://127.0.0.1:{port}", token=API_TOKEN, proc=proc, log=log)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"airfoil serve exited {proc.returncode}:\n{server.output()}")
+            try:
+                if httpx.get(f"{server.url}/v2/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"airfoil serve was not ready within 90 s:\n{server.output()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def shared_registry(tmp_path_factory: pytest.TempPathFactory, key: str, *examples: str) -> Airfoil:
+    """A registry with the champion of each example, built once per test session (xdist workers share it).
+
+    Whoever comes first builds it under a lock; later callers reuse it. Callers must not change it.
+    """
+    import fcntl
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's directory, common to every worker
+    base = root / f"registry-{key}"
+    base.mkdir(exist_ok=True)
+    done = base / "done"
+    with (root / f"registry-{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            af = Airfoil(home=base / "home", workdir=base)
+            if not done.exists():
+                for name in examples:
+                    af("run", str(EXAMPLES / name / "pipeline.yaml"))
+                done.write_text("ok")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return af
+
+
+@pytest.fixture(scope="module")
+def champions_registry(tmp_path_factory: pytest.TempPathFactory) -> Airfoil:
+    """breast_cancer (served by ONNX) and cars (scikit-learn, a text column), each with a champion."""
+    return shared_registry(tmp_path_factory, "champions", "breast_cancer", "cars")
 
 
 __all__ = ["ROOT", "Airfoil"]

@@ -63,7 +63,7 @@ class Guard:
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
                 await _error(send, 413, f"the body is larger than the limit of {self.max_body} bytes")
                 return
-        if self.inflight >= self.max_inflight:
+        if self.inflight >= self.max_inflight and scope["path"] not in OPEN_PATHS:
             self.metrics.shed.inc()
             await _error(send, 503, "the server is at capacity; retry shortly", [(b"retry-after", b"1")])
             return

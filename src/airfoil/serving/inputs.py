@@ -24,7 +24,6 @@ class BadInput(Exception):
 
 OIP_TYPES = {"number": "FP64", "string": "BYTES"}
 _NUMERIC_OIP = {
-    "BOOL",
     "UINT8",
     "UINT16",
     "UINT32",
@@ -70,6 +69,14 @@ def from_oip(body: Any, served: Served, max_rows: int) -> dict[str, Any]:
                 raise BadInput(f"input {name!r}: datatype {datatype} but the column holds text (use BYTES)")
             tensors[name] = flat
         elif len(body["inputs"]) == 1 and len(shape) == 2 and shape[1] == len(names):
+            kinds = {c["type"] for c in served.columns}
+            if kinds != ({"string"} if datatype == "BYTES" else {"number"}) or (
+                datatype != "BYTES" and datatype not in _NUMERIC_OIP
+            ):
+                raise BadInput(
+                    f"input {name!r}: a single [n, {len(names)}] input of datatype {datatype} does not fit "
+                    f"this model's columns ({sorted(kinds)}); send one input per column"
+                )
             width = len(names)
             tensors = {c: flat[j::width] for j, c in enumerate(names)}
         else:
@@ -129,7 +136,10 @@ def _rows_to_columns(rows: list[Any], columns: Any, key: str) -> dict[str, list[
     for i, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != len(columns):
             raise BadInput(f"{key}: row {i} must be a list of {len(columns)} values ({columns})")
-    return {c: [row[j] for row in rows] for j, c in enumerate(columns)}
+    if not rows:
+        return {c: [] for c in columns}
+    # Every row has len(columns) values (checked above): transpose at C speed.
+    return {c: list(values) for c, values in zip(columns, zip(*rows, strict=True), strict=True)}
 
 
 def check(values: dict[str, Any], served: Served, max_rows: int) -> dict[str, Any]:
@@ -138,7 +148,8 @@ def check(values: dict[str, Any], served: Served, max_rows: int) -> dict[str, An
     missing = [c for c in names if c not in values]
     if missing:
         raise BadInput(f"missing column(s) {missing}; the model takes {names}")
-    extra = [c for c in values if c not in set(names)]
+    known = set(names)
+    extra = [c for c in values if c not in known]
     if extra:
         raise BadInput(f"unknown column(s) {extra}; the model takes {names}")
     lengths = {len(v) if isinstance(v, list) else -1 for v in values.values()}
@@ -167,7 +178,8 @@ def _numbers(name: str, raw: list[Any], nullable: bool) -> Any:
         arr = np.asarray(raw)
     except ValueError:  # ragged nested lists
         arr = np.asarray(raw, dtype=object)
-    if arr.dtype.kind not in "fiu" or arr.ndim != 1:  # text, booleans, nulls, nested lists: look closer
+    # text, booleans, nulls, nested lists: look closer (numpy turns [True, 2.5] into [1.0, 2.5])
+    if arr.dtype.kind not in "fiu" or arr.ndim != 1 or bool in set(map(type, raw)):
         bad = next(
             (v for v in raw if v is not None and (isinstance(v, bool) or not isinstance(v, int | float))),
             None,
@@ -176,6 +188,8 @@ def _numbers(name: str, raw: list[Any], nullable: bool) -> Any:
             raise BadInput(f"column {name!r}: expected a number, got {bad!r}")
         arr = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
     arr = arr.astype(np.float64, copy=False)
+    if np.isfinite(arr).all():  # the usual case: one check, not two
+        return arr
     if not nullable and np.isnan(arr).any():
         raise BadInput(
             f"column {name!r}: missing value (null/NaN) in row {int(np.isnan(arr).argmax())}, "

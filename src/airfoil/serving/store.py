@@ -60,6 +60,8 @@ class ModelStore:
             for rm in client(self.settings).search_registered_models()
             if CHAMPION in (rm.aliases or {})
         }
+        # A refused version is retried only once the alias has left it and come back (it may be fixed).
+        self.failures = {k: why for k, why in self.failures.items() if wanted.get(k[0]) == k[1]}
         current = self.champions
         updated = {name: served for name, served in current.items() if name in wanted}
         for name, version in wanted.items():
@@ -92,6 +94,14 @@ class ModelStore:
             return None
         self.metrics.loads.labels(name, str(version), "loaded").inc()
         return served
+
+    def cached(self, name: str, version: int) -> Served | None:
+        """The version if it is already loaded (champion or pinned); never calls the registry."""
+        champion = self.champions.get(name)
+        if champion is not None and champion.version == version:
+            return champion
+        with self._lock:
+            return self._pinned.get((name, version))
 
     def get(self, name: str, version: int | None = None) -> Served | None:
         """The champion, or a specific version (loaded on first use, kept among a few)."""
