@@ -7,13 +7,16 @@ reference once, so it finishes on the version it started with, and never sees a 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import queue
 import threading
 from collections import OrderedDict
 from typing import Any
 
-from airfoil.registry.client import CHAMPION, client
 from airfoil.serving.loaded import Served, load_served
 from airfoil.serving.metrics import Metrics
+from airfoil.serving.poller import champion_aliases, watch
 from airfoil.settings import Settings
 
 log = logging.getLogger("airfoil.serving")
@@ -33,33 +36,51 @@ class ModelStore:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watcher: Any = None
+        self._queue: Any = None
 
     def start(self) -> None:
-        """Load every champion now, then keep polling in the background."""
-        self.refresh()
+        """Load every champion now, then follow the aliases a child process watches."""
+        aliases = champion_aliases(self.settings)
+        self.apply(aliases)
         self.ready = True
-        self._thread = threading.Thread(target=self._loop, name="airfoil-registry-poll", daemon=True)
+        context = multiprocessing.get_context("spawn")
+        self._queue = context.Queue()
+        self._watcher = context.Process(
+            target=watch,
+            args=(self.settings, self._queue, os.getpid(), aliases),
+            daemon=True,
+            name="airfoil-registry-watch",
+        )
+        self._watcher.start()
+        self._thread = threading.Thread(target=self._follow, name="airfoil-swap", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._watcher is not None:
+            self._watcher.terminate()
+            self._watcher.join(timeout=5)
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.settings.poll_seconds):
+    def _follow(self) -> None:
+        while not self._stop.is_set():
             try:
-                self.refresh()
-            except Exception:  # the registry may be briefly unreachable; keep serving what we have
-                log.exception("airfoil: polling the registry failed; still serving the loaded versions")
+                aliases = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                self.apply(aliases)
+            except Exception:  # never let one bad swap stop the following ones
+                log.exception("airfoil: applying new champions failed; still serving the loaded versions")
 
     def refresh(self) -> None:
-        """One poll: for each registered model whose champion moved, load, check and swap it in."""
-        wanted = {
-            rm.name: int(rm.aliases[CHAMPION])
-            for rm in client(self.settings).search_registered_models()
-            if CHAMPION in (rm.aliases or {})
-        }
+        """Ask the registry now and apply what it says (the watcher does this in the background)."""
+        self.apply(champion_aliases(self.settings))
+
+    def apply(self, wanted: dict[str, int]) -> None:
+        """For each model whose champion moved, load, check and swap it in; drop unregistered ones."""
         # A refused version is retried only once the alias has left it and come back (it may be fixed).
         self.failures = {k: why for k, why in self.failures.items() if wanted.get(k[0]) == k[1]}
         current = self.champions
