@@ -96,6 +96,7 @@ def where_to_look(settings: Settings) -> list[tuple[str, str]]:
         ("MLflow UI", f"mlflow ui --backend-store-uri {settings.tracking_uri} --port 5000"),
         ("Airflow UI", f"{airflow_env} airflow standalone"),
         ("registry", "airfoil models list <name>"),
+        ("serve", f"AIRFOIL_HOME={shlex.quote(str(settings.home))} airfoil serve  # the champions over HTTP"),
         ("artifacts", settings.artifact_root),
     ]
 
