@@ -26,7 +26,7 @@ def candidates_table(spec: PipelineSpec, evaluated: dict[str, Any]) -> Table:
     table = Table(title=f"{spec.name}: candidates (selected by CV {spec.metric})", title_justify="left")
     table.add_column("#")
     table.add_column("estimator", no_wrap=True)
-    table.add_column("best params", overflow="fold", min_width=30)
+    table.add_column("best params", overflow="fold", min_width=24)
     table.add_column(f"CV {spec.metric}", justify="right")
     for m in _SHOWN[spec.task]:
         table.add_column(f"test {m}", justify="right")
@@ -81,11 +81,11 @@ def summary(
                     soft_wrap=True,
                 )
     console.print(f"\ndone in {seconds:.1f}s. Where to look:")
-    for label, cmd in where_to_look(settings):
+    for label, cmd in where_to_look(settings, spec.name):
         console.print(f"  {label:<11} {cmd}", soft_wrap=True)
 
 
-def where_to_look(settings: Settings) -> list[tuple[str, str]]:
+def where_to_look(settings: Settings, name: str) -> list[tuple[str, str]]:
     """Commands that open the MLflow and Airflow UIs on these results."""
     airflow_env = " ".join(
         f"{k}={shlex.quote(os.environ[k])}"
@@ -95,7 +95,7 @@ def where_to_look(settings: Settings) -> list[tuple[str, str]]:
     return [
         ("MLflow UI", f"mlflow ui --backend-store-uri {settings.tracking_uri} --port 5000"),
         ("Airflow UI", f"{airflow_env} airflow standalone"),
-        ("registry", "airfoil models list <name>"),
+        ("registry", f"airfoil models list {name}"),
         ("serve", f"AIRFOIL_HOME={shlex.quote(str(settings.home))} airfoil serve  # the champions over HTTP"),
         ("artifacts", settings.artifact_root),
     ]

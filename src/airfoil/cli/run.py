@@ -45,7 +45,7 @@ def run_pipeline(path: Path, only: str | None, logical_date: datetime | None = N
 
     with embedded.captured_output(log_path) as terminal:
         # Not a terminal (CI, a pipe): wide enough that tables stay readable in a log.
-        console = Console(file=terminal, highlight=False, width=None if terminal.isatty() else 140)
+        console = Console(file=terminal, highlight=False, width=None if terminal.isatty() else 200)
         console.print(
             f"[bold]airfoil[/] running [cyan]{spec.name}[/] through Airflow "
             f"(home {settings.home}); Airflow's log: {log_path}",

@@ -73,6 +73,8 @@ def _plots(ctx: StepContext, model: Any, X: Any, y: Any) -> dict[str, str]:
                         y == c, proba[:, classes.index(c)], pos_label=True, ax=ax, name=f"class {c}"
                     )
             ax.set_title(f"{ctx.spec.name}: ROC curve (test set)")
+            ax.set_xlabel("false positive rate")
+            ax.set_ylabel("true positive rate")
             figures["roc_curve.png"] = fig
     else:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
