@@ -69,7 +69,8 @@ def register(
             mlflow.log_dict({"search": t["search"], "folds": t["cv_folds"]}, "cv_results.json")
 
     chosen = next(t for t in tuned if t["candidate"] == evaluated["chosen"])
-    model = modelfile.load(chosen["model"])
+    model_file = io.read_bytes(chosen["model"]["uri"], chosen["model"]["sha256"])
+    model = modelfile.loads(model_file)
     train = io.read_parquet(dataset["train"])
     example = feature_frame(train, spec).head(5)
     signature = infer_signature(example, model.predict(example))
@@ -101,7 +102,7 @@ def register(
             model,
             name="model",
             serialization_format="skops",
-            skops_trusted_types=modelfile.trusted_types(modelfile.dumps(model)),
+            skops_trusted_types=modelfile.trusted_types(model_file),  # the file tune wrote, not re-serialized
             signature=signature,
             input_example=example,
         )
