@@ -91,7 +91,7 @@ def load_version(settings: Settings, name: str, version: int | str) -> tuple[Any
     if io.exists(f"{location}/model.skops"):
         if not expected:
             raise UnsafeModelError(f"{name} v{version} has no sha256 tag; it was not registered by airfoil")
-        model = modelfile.loads(io.read_bytes(f"{location}/model.skops", expected))
+        model = modelfile.load({"uri": f"{location}/model.skops", "sha256": expected})
     elif io.exists(f"{location}/model.pkl"):
         if not settings.allow_pickle:
             raise UnsafeModelError(

@@ -31,7 +31,10 @@ class Served:
     since: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     _model: Any = None
     _session: Any = None
-    _columns: list[tuple[str, str]] = field(default_factory=list)
+    _columns: list[tuple[str, str]] = field(init=False)  # (name, type) pairs for the hot path
+
+    def __post_init__(self) -> None:
+        self._columns = [(c["name"], c["type"]) for c in self.columns]
 
     @property
     def column_names(self) -> list[str]:
@@ -63,7 +66,7 @@ def load_served(settings: Settings, name: str, version: int) -> Served:
     tags = info["tags"]
     example = info["input_example"]
     if tags.get("serving_uri"):
-        meta = io.read_json_checked(tags["serving_uri"], tags.get("serving_sha256"))
+        meta = io.read_json(tags["serving_uri"], tags.get("serving_sha256"))
         columns, classes, report = meta["columns"], meta["classes"], meta["onnx"]
     else:  # registered before serving metadata existed: schema from the input example
         columns = [
@@ -91,7 +94,6 @@ def load_served(settings: Settings, name: str, version: int) -> Served:
         metrics=json.loads(tags.get("test_metrics", "{}")),
         _model=model,
         _session=session,
-        _columns=[(c["name"], c["type"]) for c in columns],
     )
     _smoke(served, example)
     return served

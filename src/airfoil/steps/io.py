@@ -51,12 +51,8 @@ def write_json(uri: str, obj: Any) -> str:
     return write_bytes(uri, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
 
 
-def read_json(uri: str) -> Any:
-    return json.loads(read_bytes(uri))
-
-
-def read_json_checked(uri: str, expected_sha256: str | None) -> Any:
-    """Read JSON whose sha256 was recorded when it was written."""
+def read_json(uri: str, expected_sha256: str | None = None) -> Any:
+    """Read JSON, refusing it if it does not match `expected_sha256` (when given)."""
     return json.loads(read_bytes(uri, expected_sha256))
 
 
