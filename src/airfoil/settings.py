@@ -29,6 +29,10 @@ _TOML_KEYS = {
     "max_body_bytes": "AIRFOIL_MAX_BODY_BYTES",
     "max_rows": "AIRFOIL_MAX_ROWS",
     "max_inflight": "AIRFOIL_MAX_INFLIGHT",
+    "store_url": "AIRFOIL_STORE_URL",
+    "airflow_api_url": "AIRFOIL_AIRFLOW_API_URL",
+    "airflow_api_user": "AIRFOIL_AIRFLOW_API_USER",
+    "airflow_api_password": "AIRFOIL_AIRFLOW_API_PASSWORD",
 }
 
 
@@ -49,6 +53,12 @@ class Settings:
     max_body_bytes: int = 16 * 1024 * 1024
     max_rows: int = 100_000
     max_inflight: int = 64
+    # Prediction store (SQLAlchemy URL); default: SQLite under home
+    store_url: str = ""
+    # An Airflow api-server to trigger transient DAG runs on; unset: run them in-process
+    airflow_api_url: str | None = None
+    airflow_api_user: str | None = None
+    airflow_api_password: str | None = None
 
     @property
     def dags_folder(self) -> Path:
@@ -117,6 +127,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_number(get, "max_body_bytes", int, 16 * 1024 * 1024),
         max_rows=_number(get, "max_rows", int, 100_000),
         max_inflight=_number(get, "max_inflight", int, 64),
+        store_url=get("store_url") or f"sqlite:///{home / 'predictions.db'}",
+        airflow_api_url=(get("airflow_api_url") or "").rstrip("/") or None,
+        airflow_api_user=get("airflow_api_user"),
+        airflow_api_password=get("airflow_api_password"),
     )
 
 

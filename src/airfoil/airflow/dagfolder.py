@@ -14,7 +14,10 @@ from typing import Any
 from airfoil.errors import SpecError
 from airfoil.plan import build_plans
 from airfoil.settings import load_settings
+from airfoil.spec.catalog import find_specs
 from airfoil.spec.loader import load_spec
+
+__all__ = ["DAG_FILE", "find_specs", "render_pipelines"]
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +27,6 @@ from airfoil.airflow.dagfolder import render_pipelines
 
 globals().update(render_pipelines())
 '''
-
-
-def find_specs(roots: Iterable[Path]) -> list[Path]:
-    """Spec files: each root is a file, or a folder searched for `pipeline.yaml` / `*.pipeline.yaml`."""
-    found: list[Path] = []
-    for root in roots:
-        if root.is_file():
-            found.append(root)
-        elif root.is_dir():
-            found.extend(sorted(set(root.rglob("pipeline.yaml")) | set(root.rglob("*.pipeline.yaml"))))
-    return list(dict.fromkeys(found))
 
 
 def render_pipelines(paths: Iterable[Path] | None = None) -> dict[str, Any]:

@@ -15,7 +15,15 @@ START = datetime(2024, 1, 1)
 
 def render(plan: DagPlan) -> DAG:
     """One Airflow DAG for one plan; every task calls `airfoil.steps.runner.run_step`."""
-    schedule: Any = Asset(plan.schedule_asset) if plan.schedule_asset else plan.schedule
+    schedule: Any = plan.schedule
+    if plan.schedule_asset and plan.schedule:
+        from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
+
+        schedule = AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable(plan.schedule, timezone="UTC"), assets=Asset(plan.schedule_asset)
+        )
+    elif plan.schedule_asset:
+        schedule = Asset(plan.schedule_asset)
     with DAG(
         dag_id=plan.dag_id,
         schedule=schedule,
@@ -32,6 +40,9 @@ def render(plan: DagPlan) -> DAG:
             kwargs = {arg: outputs[up] for arg, up in t.inputs.items()}
             if t.expand is not None:
                 outputs[t.task_id] = fn.partial(**kwargs).expand(candidate=list(t.expand))
+            elif t.map_over is not None:
+                over = kwargs.pop(t.map_over)
+                outputs[t.task_id] = fn.partial(**kwargs).expand(**{t.map_over: over})
             else:
                 outputs[t.task_id] = fn(**kwargs)
     return dag
@@ -41,15 +52,22 @@ def _task(plan: DagPlan, t: TaskPlan) -> Any:
     step, spec_path, outlets = t.step, plan.spec_path, bool(t.outlets)
     # Airflow also passes its context as keyword arguments; keep only the step's own inputs.
     names = {*t.inputs, *(("candidate",) if t.expand is not None else ())}
+    template = None
+    if t.expand is not None:
+        template = "{{ task.op_kwargs['candidate'] }}"
+    elif t.map_over is not None:  # mapped over dicts that carry a readable "name"
+        template = "{{ task.op_kwargs['" + t.map_over + "']['name'] }}"
 
     @task(
         task_id=t.task_id,
         retries=t.retries,
         outlets=[Asset(uri) for uri in t.outlets],
         doc_md=t.doc,
-        map_index_template="{{ task.op_kwargs['candidate'] }}" if t.expand is not None else None,
+        map_index_template=template,
+        multiple_outputs=False,  # one XCom per task; steps return plain JSON (dicts or lists)
+        trigger_rule=t.trigger_rule or "all_success",
     )
-    def run(**inputs: Any) -> dict[str, Any]:
+    def run(**inputs: Any) -> Any:
         from airflow.sdk import get_current_context
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
@@ -57,13 +75,16 @@ def _task(plan: DagPlan, t: TaskPlan) -> Any:
         from airfoil.steps.context import RunInfo
         from airfoil.steps.runner import run_step
 
-        ti = get_current_context()["ti"]
+        context = get_current_context()
+        ti = context["ti"]
         info = RunInfo(
             dag_id=ti.dag_id,
             run_id=ti.run_id,
             task_id=ti.task_id,
             try_number=ti.try_number,
             map_index=ti.map_index if ti.map_index is not None else -1,
+            max_tries=ti.max_tries,
+            conf=dict(context["dag_run"].conf or {}),
         )
         # Results of mapped upstream tasks arrive as lazy sequences; steps get plain lists.
         plain = {

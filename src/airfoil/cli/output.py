@@ -80,9 +80,25 @@ def summary(
                     f"{decision['reason']}",
                     soft_wrap=True,
                 )
+    batch = by_dag.get("batch_predict")
+    if batch is not None:
+        done = batch.result("summarize")
+        if done:
+            console.print(
+                f"batch: {done['blocks_scored']} new block(s) scored with v{done['model_version']} "
+                f"({done['blocks_done_before']} scored before): {done['scored']:,} rows scored, "
+                f"{done['rejected']:,} rejected -> prediction store {_store(settings)}",
+                soft_wrap=True,
+            )
     console.print(f"\ndone in {seconds:.1f}s. Where to look:")
     for label, cmd in where_to_look(settings, spec.name):
         console.print(f"  {label:<11} {cmd}", soft_wrap=True)
+
+
+def _store(settings: Settings) -> str:
+    import sqlalchemy as sa
+
+    return sa.make_url(settings.store_url).render_as_string(hide_password=True)
 
 
 def where_to_look(settings: Settings, name: str) -> list[tuple[str, str]]:
@@ -97,6 +113,8 @@ def where_to_look(settings: Settings, name: str) -> list[tuple[str, str]]:
         ("Airflow UI", f"{airflow_env} airflow standalone"),
         ("registry", f"airfoil models list {name}"),
         ("serve", f"AIRFOIL_HOME={shlex.quote(str(settings.home))} airfoil serve  # the champions over HTTP"),
+        ("predict", f"airfoil predict {name} --input FILE  # score a file with the champion"),
+        ("predictions", _store(settings)),
         ("artifacts", settings.artifact_root),
     ]
 

@@ -41,7 +41,14 @@ def run_pipeline(path: Path, only: str | None, logical_date: datetime | None = N
     embedded.configure(settings, [spec_path])
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     log_path = settings.logs_dir / f"run-{spec.name}-{stamp}.log"
-    plans = [p for p in build_plans(spec, str(spec_path)) if only is None or p.dag_id.endswith(f"__{only}")]
+    # A transient DAG runs per request (the API triggers it), never as part of a pipeline run.
+    plans = [
+        p
+        for p in build_plans(spec, str(spec_path))
+        if not p.dag_id.endswith("__transient") and (only is None or p.dag_id.endswith(f"__{only}"))
+    ]
+    if not plans:
+        raise SpecError(str(path), [f"pipeline {spec.name!r} has no {only} DAG; check deploy: in the spec"])
 
     with embedded.captured_output(log_path) as terminal:
         # Not a terminal (CI, a pipe): wide enough that tables stay readable in a log.
@@ -87,8 +94,12 @@ def _run_with_progress(console: Any, plan: Any, dag: Any, logical_date: datetime
     ) as progress:
         bar = progress.add_task(plan.dag_id, total=total)
 
+        mapped = {t.task_id for t in plan.tasks if t.map_over is not None}
+
         def on_event(run: Any, state: str, detail: Any) -> None:
             label = run.task_id if run.map_index < 0 else f"{run.task_id}[{run.map_index}]"
+            if state == "running" and run.task_id in mapped and run.map_index > 0:
+                progress.update(bar, total=(progress.tasks[0].total or 0) + 1)  # one more block than counted
             if state == "running":
                 progress.update(bar, description=f"{plan.dag_id} › {label}")
             elif state == "success":

@@ -29,6 +29,8 @@ class TaskPlan:
     step: str  # "module:function" run by airfoil.steps.runner.run_step
     inputs: dict[str, str] = field(default_factory=dict)  # argument name -> upstream task_id
     expand: tuple[int, ...] | None = None  # dynamic task mapping over these candidate indexes
+    map_over: str | None = None  # dynamic task mapping over the list this input holds at run time
+    trigger_rule: str | None = None  # Airflow trigger rule; default all_success
     outlets: tuple[str, ...] = ()
     retries: int = 2
     doc: str = ""
@@ -43,7 +45,7 @@ class DagPlan:
     spec_path: str
     tasks: tuple[TaskPlan, ...]
     schedule: str | None = None
-    schedule_asset: str | None = None
+    schedule_asset: str | None = None  # with `schedule` too: runs on either
     tags: tuple[str, ...] = ()
     doc: str = ""
 
@@ -52,7 +54,8 @@ class DagPlan:
 
 
 def build_plans(spec: PipelineSpec, spec_path: str) -> list[DagPlan]:
-    """The DAGs of one pipeline: `<name>__prepare` and `<name>__train`."""
+    """The DAGs of one pipeline: `<name>__prepare`, then `<name>__train` and `<name>__batch_predict`
+    (mode permanent, batch configured) or `<name>__transient` (mode transient)."""
     name, retries = spec.name, spec.retries
     prepare = DagPlan(
         dag_id=f"{name}__prepare",
@@ -132,4 +135,73 @@ def build_plans(spec: PipelineSpec, spec_path: str) -> list[DagPlan]:
             ),
         ),
     )
+    if spec.deploy.mode == "transient":
+        return [prepare, _transient(spec, spec_path)]
+    if spec.deploy.batch is not None:
+        return [prepare, train, _batch(spec, spec_path)]
     return [prepare, train]
+
+
+def _batch(spec: PipelineSpec, spec_path: str) -> DagPlan:
+    name, retries = spec.name, spec.retries
+    batch = spec.deploy.batch
+    assert batch is not None
+    return DagPlan(
+        dag_id=f"{name}__batch_predict",
+        pipeline=name,
+        spec_path=spec_path,
+        schedule=batch.schedule,
+        schedule_asset=model_asset(name) if batch.on_new_model else None,
+        tags=("airfoil", name, "batch"),
+        doc=f"Score every new input block of `{name}` with the champion; store the predictions.",
+        tasks=(
+            TaskPlan(
+                "champion",
+                "airfoil.steps.batch:pin_champion",
+                retries=retries,
+                doc="The champion version every block of this run is scored with.",
+            ),
+            TaskPlan(
+                "discover",
+                "airfoil.steps.batch:discover",
+                retries=retries,
+                doc="Input blocks not scored yet (the ledger knows blocks by name and fingerprint).",
+            ),
+            TaskPlan(
+                "score",
+                "airfoil.steps.batch:score",
+                {"model": "champion", "block": "discover"},
+                map_over="block",
+                retries=retries,
+                doc="Stream one block in chunks: check rows, predict, upsert into the prediction store.",
+            ),
+            TaskPlan(
+                "summarize",
+                "airfoil.steps.batch:summarize",
+                {"model": "champion", "scored": "score"},
+                trigger_rule="none_failed",
+                retries=retries,
+                doc="Count scored and rejected rows of the run.",
+            ),
+        ),
+    )
+
+
+def _transient(spec: PipelineSpec, spec_path: str) -> DagPlan:
+    name = spec.name
+    return DagPlan(
+        dag_id=f"{name}__transient",
+        pipeline=name,
+        spec_path=spec_path,
+        tags=("airfoil", name, "transient"),
+        doc=f"One request to `{name}`: train a fresh model on the latest dataset, predict the request's "
+        "rows (in the run's conf), store the predictions with their lineage; the model is discarded.",
+        tasks=(
+            TaskPlan(
+                "train_predict",
+                "airfoil.steps.transient:train_predict",
+                retries=0,
+                doc="Train per the spec, predict the request, store predictions and lineage.",
+            ),
+        ),
+    )

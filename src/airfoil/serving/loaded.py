@@ -42,11 +42,15 @@ class Served:
 
     def predict(self, values: dict[str, Any]) -> tuple[list[Any], list[list[float]] | None]:
         """Predictions (and class probabilities) for columns of equal length."""
+        labels, proba = self.predict_arrays(values)
+        return labels.tolist(), None if proba is None else proba.tolist()
+
+    def predict_arrays(self, values: dict[str, Any]) -> tuple[Any, Any]:
+        """numpy labels [n] and class probabilities [n, classes] (None for regression)."""
         if self._session is not None:
             out = self._session.run(None, onnx.feeds(self._columns, values))
-            labels = out[0].ravel().tolist()
-            proba = out[1].tolist() if len(out) > 1 and self.task == "classification" else None
-            return labels, proba
+            proba = out[1] if len(out) > 1 and self.task == "classification" else None
+            return out[0].ravel(), proba
         import pandas as pd
 
         frame = pd.DataFrame(
@@ -55,8 +59,8 @@ class Served:
                 for c, kind in self._columns
             }
         )
-        labels = self._model.predict(frame).tolist()
-        proba = self._model.predict_proba(frame).tolist() if hasattr(self._model, "predict_proba") else None
+        labels = self._model.predict(frame)
+        proba = self._model.predict_proba(frame) if hasattr(self._model, "predict_proba") else None
         return labels, proba
 
 

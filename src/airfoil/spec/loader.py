@@ -88,14 +88,24 @@ def parse_spec(text: str, path: str = "<spec>", base_dir: Path | None = None) ->
             for loc, message in _located(err):
                 problems.append(f"{_field(loc)} (line {_line_of(root, loc)}): {message}")
         raise SpecError(path, problems or [str(exc)]) from None
-    if base_dir is not None and isinstance(spec.source, FileSource) and "://" not in spec.source.path:
-        source_path = Path(spec.source.path).expanduser()
-        if not source_path.is_absolute():
-            resolved = str((base_dir / source_path).resolve())
-            spec = spec.model_copy(update={"source": spec.source.model_copy(update={"path": resolved})})
+    if base_dir is not None and isinstance(spec.source, FileSource):
+        resolved = _resolve(spec.source.path, base_dir)
+        spec = spec.model_copy(update={"source": spec.source.model_copy(update={"path": resolved})})
+    batch = spec.deploy.batch
+    if base_dir is not None and batch is not None and isinstance(batch.input, str):
+        batch = batch.model_copy(update={"input": _resolve(batch.input, base_dir)})
+        spec = spec.model_copy(update={"deploy": spec.deploy.model_copy(update={"batch": batch})})
     if base_dir is not None:
         spec._base_dir = str(base_dir)
     return spec
+
+
+def _resolve(path: str, base_dir: Path) -> str:
+    """A relative local path made absolute against the spec's folder; URLs and absolute paths unchanged."""
+    if "://" in path:
+        return path
+    local = Path(path).expanduser()
+    return path if local.is_absolute() else str((base_dir / local).resolve())
 
 
 def load_spec(path: str | Path) -> PipelineSpec:

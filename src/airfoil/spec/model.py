@@ -35,6 +35,10 @@ class SqlSource(_Strict):
     conn: str = Field(description="SQLAlchemy URL of the database to read from")
 
 
+def _has_sql(value: Any) -> bool:
+    return isinstance(value, SqlSource) or "sql" in value
+
+
 class FileSource(_Strict):
     path: str = Field(description="CSV/Parquet/JSON path, glob or fsspec URL; relative to the spec file")
     format: Literal["csv", "parquet", "json"] | None = None
@@ -138,23 +142,38 @@ class Gate(_Strict):
 
 
 class Batch(_Strict):
-    schedule: str | None = None
-    input: str | None = None
+    """Scheduled scoring of new input blocks with the champion (`<name>__batch_predict`)."""
+
+    schedule: str | None = Field(None, description="cron or preset; null: only on new champions or by hand")
+    input: Annotated[
+        Annotated[str, Tag("path")] | Annotated[SqlSource, Tag("SqlSource")],
+        Discriminator(lambda v: "SqlSource" if isinstance(v, dict | SqlSource) and _has_sql(v) else "path"),
+    ] = Field(description="files to score (path, glob or fsspec URL; one block per file) or {sql, conn}")
+    format: Literal["csv", "parquet", "json"] | None = None
+    on_new_model: bool = Field(False, description="also run when a new champion is promoted")
+    key: str | None = Field(None, description="column that identifies a row; stored with its prediction")
+    chunk_rows: int = Field(100_000, ge=100, description="rows read, scored and stored at a time")
+    write_parquet: bool = Field(False, description="also write <input>.predictions.parquet next to each file")
 
 
 class Deploy(_Strict):
     mode: Literal["permanent", "transient"] = "permanent"
     batch: Batch | None = None
 
+    @model_validator(mode="after")
+    def _batch_needs_champion(self) -> Deploy:
+        if self.mode == "transient" and self.batch is not None:
+            raise ValueError(
+                "deploy.batch: batch scoring uses the registered champion, and transient pipelines "
+                "register none; remove `batch` or use mode: permanent"
+            )
+        return self
+
 
 class Monitor(_Strict):
     schedule: str | None = None
     drift: dict[str, float] = {}
     retrain_on_drift: bool = False
-
-
-def _has_sql(value: Any) -> bool:
-    return isinstance(value, SqlSource) or "sql" in value
 
 
 class PipelineSpec(_Strict):

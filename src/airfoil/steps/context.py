@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from airfoil.settings import Settings, load_settings
 from airfoil.spec.model import PipelineSpec
@@ -18,6 +19,12 @@ class RunInfo:
     task_id: str
     try_number: int = 1
     map_index: int = -1
+    max_tries: int = 0  # retries allowed after the first try
+    conf: dict[str, Any] = field(default_factory=dict)  # the DAG run's conf (transient requests)
+
+    @property
+    def last_try(self) -> bool:
+        return self.try_number > self.max_tries
 
     @property
     def run_key(self) -> str:

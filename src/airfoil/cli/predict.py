@@ -1,0 +1,119 @@
+"""`airfoil predict`: score a file with the champion, every row into the prediction store, with progress."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from airfoil.errors import DataError
+
+
+def predict_file(
+    name: str,
+    path: Path,
+    *,
+    output: Path | None = None,
+    version: int | None = None,
+    chunk_rows: int = 100_000,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Score `path` with `name`'s champion (or `version`); return the summary printed to the user."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    from airfoil.settings import load_settings
+    from airfoil.spec.catalog import find_spec
+    from airfoil.steps.batch import champion, file_block, score_source, served_version
+    from airfoil.store import open_store
+
+    if not path.is_file():
+        raise DataError(f"--input {path} is not a file")
+    if chunk_rows < 100:
+        raise DataError(f"--chunk-rows {chunk_rows}: use at least 100")
+    settings = load_settings()
+    console = Console(stderr=True, highlight=False)
+    started = time.perf_counter()
+    with console.status(f"loading {name} and fingerprinting {path.name}..."):
+        chosen = version if version is not None else champion(settings, name)
+        served = served_version(settings, name, chosen)
+        block = file_block(str(path.resolve()))
+        store = open_store(settings)
+    found = find_spec(settings, name)
+    spec = found[0] if found else None
+    rules = spec.validation.columns if spec else None
+    key_column = spec.deploy.batch.key if spec and spec.deploy.batch else None
+    total = _rows(path, block["format"])
+    with Progress(
+        TextColumn(f"{name} v{chosen} › {path.name}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed:,.0f} rows"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet or not sys.stderr.isatty(),
+    ) as progress:
+        bar = progress.add_task("score", total=total, rate="")
+        t0 = time.perf_counter()
+
+        def advance(rows: int) -> None:
+            progress.advance(bar, rows)
+            done = progress.tasks[0].completed
+            progress.update(bar, rate=f"{done / max(time.perf_counter() - t0, 1e-9):,.0f} rows/s")
+
+        result = score_source(
+            store,
+            served,
+            pipeline=name,
+            kind="file",
+            key=f"{block['uri']}@{block['fingerprint'][:16]}",
+            source=block["uri"],
+            fingerprint=block["fingerprint"],
+            fmt=block["format"],
+            rules=rules,
+            key_column=key_column if key_column else None,
+            chunk_rows=chunk_rows,
+            output=str(output.resolve()) if output else None,
+            progress=advance,
+        )
+    seconds = time.perf_counter() - started
+    summary = {
+        **result,
+        "model": name,
+        "model_version": chosen,
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(result["rows"] / seconds) if seconds > 0 else None,
+        "store": sa.make_url(settings.store_url).render_as_string(hide_password=True),
+        "output": str(output) if output else None,
+    }
+    if not quiet:
+        again = " (already scored by this version: nothing to do)" if result["seconds"] == 0.0 else ""
+        console.print(
+            f"[green]{summary['rows']:,} rows[/] of {path} with {name} v{chosen}: "
+            f"{summary['scored']:,} scored, {summary['rejected']:,} rejected, "
+            f"in {seconds:.1f}s ({summary['rows_per_s'] or 0:,} rows/s){again}",
+            soft_wrap=True,
+        )
+        console.print(f"stored in {summary['store']} (batch {result['block']})", soft_wrap=True)
+        if output:
+            console.print(f"written to {output}", soft_wrap=True)
+        if summary["rejected"]:
+            console.print(
+                "[yellow]rejected rows are stored with their reason[/] (column `rejected` of "
+                "airfoil_predictions)",
+                soft_wrap=True,
+            )
+    return summary
+
+
+def _rows(path: Path, fmt: str) -> int | None:
+    """Rows in the file when its metadata says so cheaply (Parquet); None otherwise."""
+    if fmt != "parquet":
+        return None
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)

@@ -1,0 +1,59 @@
+"""The prediction store's tables (SQLAlchemy Core). Alembic migrations under `migrations/` create them.
+
+`airfoil_batches` is one row per scored unit: an input block of a batch run (the ledger of
+processed blocks), a file scored from the CLI, or a transient request. `airfoil_predictions` is
+one row per input row, keyed by (batch, row_index): the upsert key that makes re-runs and retries leave
+exactly one prediction per row. `row_index` is the row's position in its block (blocks are immutable:
+their id holds the content fingerprint); `row_id` keeps the spec's `deploy.batch.key` column.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+KINDS = ("block", "file", "request")
+STATUSES = ("pending", "running", "done", "failed")
+
+batches = sa.Table(
+    "airfoil_batches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pipeline", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # block | file | request
+    sa.Column("batch_key", sa.String(300), nullable=False),  # block id or request id
+    sa.Column("status", sa.String(16), nullable=False),  # pending | running | done | failed
+    sa.Column("source", sa.Text),  # file / URL / query the rows came from
+    sa.Column("fingerprint", sa.String(64)),  # sha256 of the block's bytes
+    sa.Column("model_version", sa.Integer),  # registered version that scored it (null: transient)
+    sa.Column("rows_total", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_scored", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("rows_rejected", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("chunks_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("dag_id", sa.String(250)),
+    sa.Column("dag_run_id", sa.String(250)),
+    sa.Column("lineage", sa.JSON),  # transient: params, holdout metrics, dataset fingerprint, ...
+    sa.Column("classes", sa.JSON),  # class labels, to read predictions back in their type
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("pipeline", "kind", "batch_key", name="uq_airfoil_batches_key"),
+)
+sa.Index("ix_airfoil_batches_key", batches.c.batch_key)
+
+predictions = sa.Table(
+    "airfoil_predictions",
+    metadata,
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("airfoil_batches.id"), primary_key=True),
+    sa.Column("row_index", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("row_id", sa.Text),
+    sa.Column("model_version", sa.Integer),
+    sa.Column("prediction", sa.Text),  # the label (classification) or the value (regression), as text
+    sa.Column("probabilities", sa.Text),  # JSON object {class: probability}
+    sa.Column("rejected", sa.Text),  # why the row was not scored (then prediction is null)
+    sqlite_with_rowid=False,
+)
+
+# Column order of the Arrow tables `PredictionStore.write_chunk` takes.
+PREDICTION_COLUMNS = ("row_index", "row_id", "model_version", "prediction", "probabilities", "rejected")
