@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(BIN)/airfoil run examples/cars/pipeline.yaml
 	$(BIN)/airfoil run examples/seattle_weather/pipeline.yaml
 	$(BIN)/airfoil models list breast_cancer
+	$(BIN)/airfoil predict breast_cancer --input examples/breast_cancer/incoming/patients-2024-06-01.csv
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench dags examples

@@ -83,3 +83,33 @@ def test_no_schedule_means_manual_prepare() -> None:
     spec = parse_spec(spec_yaml())
     prepare, _ = build_plans(spec, "p.yaml")
     assert prepare.schedule is None
+
+
+def _deploy_plans(deploy: dict) -> dict:
+    spec = parse_spec(spec_yaml(name="churn", deploy=deploy))
+    return {p.dag_id: p for p in build_plans(spec, "/specs/churn.yaml")}
+
+
+def test_batch_dag_maps_score_over_the_blocks_discover_finds() -> None:
+    plans = _deploy_plans({"batch": {"schedule": "@daily", "input": "in/*.parquet", "on_new_model": True}})
+    assert set(plans) == {"churn__prepare", "churn__train", "churn__batch_predict"}
+    batch = plans["churn__batch_predict"]
+    assert batch.schedule == "@daily"
+    assert batch.schedule_asset == model_asset("churn")  # also runs on a new champion
+    score = batch.task("score")
+    assert score.map_over == "block"
+    assert score.inputs == {"model": "champion", "block": "discover"}
+    assert batch.task("summarize").trigger_rule == "none_failed"  # reports even when nothing was new
+
+
+def test_batch_without_on_new_model_runs_on_its_schedule_only() -> None:
+    batch = _deploy_plans({"batch": {"schedule": "0 3 * * *", "input": "x.csv"}})["churn__batch_predict"]
+    assert (batch.schedule, batch.schedule_asset) == ("0 3 * * *", None)
+
+
+def test_transient_mode_replaces_train_with_the_per_request_dag() -> None:
+    plans = _deploy_plans({"mode": "transient"})
+    assert set(plans) == {"churn__prepare", "churn__transient"}
+    transient = plans["churn__transient"]
+    assert transient.schedule is None and transient.schedule_asset is None  # triggered per request
+    assert [t.task_id for t in transient.tasks] == ["train_predict"]

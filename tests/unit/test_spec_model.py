@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
+from unit_support import spec_yaml
 
+from airfoil.errors import SpecError
+from airfoil.spec.loader import parse_spec
 from airfoil.spec.model import LOWER_IS_BETTER, PipelineSpec
 
 BASE = {
@@ -50,3 +55,17 @@ def test_time_split_cannot_be_stratified() -> None:
 
 def test_lower_is_better_metrics() -> None:
     assert {"rmse", "mae", "log_loss"} == LOWER_IS_BETTER
+
+
+def test_batch_input_is_a_path_or_a_query() -> None:
+    from airfoil.spec.model import SqlSource
+
+    files = parse_spec(spec_yaml(deploy={"batch": {"input": "incoming/*.csv"}}), base_dir=Path("/specs"))
+    assert files.deploy.batch is not None and files.deploy.batch.input == "/specs/incoming/*.csv"
+    sql = parse_spec(spec_yaml(deploy={"batch": {"input": {"sql": "select 1", "conn": "sqlite://"}}}))
+    assert sql.deploy.batch is not None and isinstance(sql.deploy.batch.input, SqlSource)
+
+
+def test_transient_mode_with_batch_is_refused_with_the_reason() -> None:
+    with pytest.raises(SpecError, match="transient pipelines register none"):
+        parse_spec(spec_yaml(deploy={"mode": "transient", "batch": {"input": "x.csv"}}))

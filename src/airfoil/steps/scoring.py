@@ -224,11 +224,16 @@ def label_text(label: Any) -> str:
 
 
 def probabilities_json(proba: np.ndarray, classes: list[Any]) -> pa.Array:
-    """One JSON object {class: probability} per row, built with Arrow kernels (no Python per row)."""
+    """One JSON object {class: probability} per row, built with Arrow kernels (no Python per row).
+
+    Probabilities are written with float32 precision (7 significant digits).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     parts: list[Any] = []
+    # float32 text (7 significant digits): half the bytes and half the formatting time of float64
+    proba = np.asarray(proba, dtype=np.float32)
     for j, c in enumerate(classes):
         parts.append(("{" if j == 0 else ",") + json.dumps(label_text(c)) + ":")
         parts.append(pc.cast(pa.array(proba[:, j]), pa.string()))
