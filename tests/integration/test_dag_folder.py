@@ -59,21 +59,32 @@ def _python(code: str, *args: str, env: dict[str, str]) -> dict:
 def test_dagbag_renders_every_example_without_errors(tmp_path: Path) -> None:
     out = _python(DAGBAG, str(ROOT / "dags"), env=_env(tmp_path, EXAMPLES))
     assert out["errors"] == {}
-    pipelines = ("breast_cancer", "cars", "seattle_weather")
-    assert set(out["dags"]) == {f"{p}__{d}" for p in pipelines for d in ("prepare", "train")}
+    trained = ("breast_cancer", "cars", "seattle_weather")
+    assert set(out["dags"]) == {
+        *(f"{p}__{d}" for p in trained for d in ("prepare", "train")),
+        "breast_cancer__batch_predict",
+        "transient_weather__prepare",
+        "transient_weather__transient",
+    }
     for dag_id, dag in out["dags"].items():
-        assert all(retries >= 1 for retries in dag["tasks"].values()), dag_id
+        if dag_id.endswith("__transient"):  # a failed request is reported, not retried behind the caller
+            assert set(dag["tasks"].values()) == {0}, dag_id
+        else:
+            assert all(retries >= 1 for retries in dag["tasks"].values()), dag_id
     assert list(out["dags"]["breast_cancer__prepare"]["tasks"]) == ["extract", "validate", "split"]
     assert out["dags"]["breast_cancer__prepare"]["assets"] == ["airfoil://breast_cancer/dataset"]
     assert out["dags"]["breast_cancer__prepare"]["schedule"] == "@weekly"
     assert out["dags"]["breast_cancer__train"]["schedule"] == "airfoil://breast_cancer/dataset"
     assert out["dags"]["breast_cancer__train"]["assets"] == ["airfoil://breast_cancer/model"]
     assert set(out["dags"]["cars__train"]["tasks"]) == {"dataset", "tune", "evaluate", "register", "promote"}
+    batch = out["dags"]["breast_cancer__batch_predict"]
+    assert list(batch["tasks"]) == ["champion", "discover", "score", "summarize"]
+    assert "airfoil://breast_cancer/model" in batch["schedule"]  # @daily or a new champion
 
 
 def test_parsing_imports_no_heavy_library(tmp_path: Path) -> None:
     out = _python(PARSE_ONLY, str(ROOT / "dags" / "airfoil_dags.py"), env=_env(tmp_path, EXAMPLES))
-    assert len(out["dags"]) == 6
+    assert len(out["dags"]) == 9
     assert out["heavy"] == []
 
 
@@ -83,4 +94,4 @@ def test_a_broken_spec_does_not_hide_the_others(tmp_path: Path) -> None:
     (folder / "broken").mkdir()
     (folder / "broken" / "pipeline.yaml").write_text("name: broken\ntask: [\n")
     out = _python(PARSE_ONLY, str(ROOT / "dags" / "airfoil_dags.py"), env=_env(tmp_path, folder))
-    assert len(out["dags"]) == 6 and not any(d.startswith("broken") for d in out["dags"])
+    assert len(out["dags"]) == 9 and not any(d.startswith("broken") for d in out["dags"])
