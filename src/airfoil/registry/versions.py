@@ -79,19 +79,28 @@ def list_versions(settings: Settings, name: str) -> list[dict[str, Any]]:
     ]
 
 
-def load_version(settings: Settings, name: str, version: int | str) -> tuple[Any, dict[str, Any]]:
+def load_version(
+    settings: Settings, name: str, version: int | str, *, deserialize: bool = True
+) -> tuple[Any, dict[str, Any]]:
     """Load a version's model after checking its sha256 against the registry tag.
 
-    Pickle artifacts are refused unless AIRFOIL_ALLOW_PICKLE=1.
+    With `deserialize=False` the skops file is read and checked but not turned into objects (the
+    model is None): the caller serves the version's verified ONNX graph and loads the model only
+    if it has to (`info["model_ref"]`). Pickle artifacts are refused unless AIRFOIL_ALLOW_PICKLE=1.
     """
     c = client(settings)
     mv = get_version(c, name, version)
     expected = (mv.tags or {}).get("sha256")
     location = c.get_model_version_download_uri(name, str(version)).rstrip("/")
-    if io.exists(f"{location}/model.skops"):
+    ref = {"uri": f"{location}/model.skops", "sha256": expected or ""}
+    if io.exists(ref["uri"]):
         if not expected:
             raise UnsafeModelError(f"{name} v{version} has no sha256 tag; it was not registered by airfoil")
-        model = modelfile.load({"uri": f"{location}/model.skops", "sha256": expected})
+        model = None
+        if deserialize:
+            model = modelfile.load(ref)
+        else:  # checked now, so a changed file is refused even if only its ONNX graph is served
+            io.read_bytes(ref["uri"], expected)
     elif io.exists(f"{location}/model.pkl"):
         if not settings.allow_pickle:
             raise UnsafeModelError(
@@ -110,6 +119,7 @@ def load_version(settings: Settings, name: str, version: int | str) -> tuple[Any
         "location": location,
         "input_example": example,
         "tags": dict(mv.tags or {}),
+        "model_ref": ref,
     }
 
 
