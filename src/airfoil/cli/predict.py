@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,13 @@ def predict_file(
     settings = load_settings()
     console = Console(stderr=True, highlight=False)
     started = time.perf_counter()
-    with console.status(f"loading {name} and fingerprinting {path.name}..."):
+    # sha256 of the file (the block id) in the background while MLflow and the model load.
+    with console.status(f"loading {name} and fingerprinting {path.name}..."), ThreadPoolExecutor(1) as pool:
+        hashing = pool.submit(file_block, str(path.resolve()))
         chosen = version if version is not None else champion(settings, name)
         served = served_version(settings, name, chosen)
-        block = file_block(str(path.resolve()))
         store = open_store(settings)
+        block = hashing.result()
     found = find_spec(settings, name)
     spec = found[0] if found else None
     rules = spec.validation.columns if spec else None

@@ -230,13 +230,21 @@ def open_input(uri: str, fmt: str, wanted: list[str]) -> _Reader:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        def parquet(rows: int) -> Iterator[pa.RecordBatch]:
-            with fsspec.open(uri, "rb") as f:
-                pf = pq.ParquetFile(f)
-                cols = [c for c in wanted if c in pf.schema_arrow.names]
-                yield from pf.iter_batches(batch_size=rows, columns=cols)
+        fs, path = fsspec.core.url_to_fs(uri)
+        local = "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
 
-        with fsspec.open(uri, "rb") as f:
+        def parquet(rows: int) -> Iterator[pa.RecordBatch]:
+            # Local files through Arrow's own reader (8x faster than a Python file object); row
+            # group by row group and without pre-buffering, which would otherwise keep every row
+            # group read so far in memory until the file is closed.
+            with contextlib.ExitStack() as stack:
+                source = path if local else stack.enter_context(fs.open(path, "rb"))
+                pf = pq.ParquetFile(source, pre_buffer=False)
+                cols = [c for c in wanted if c in pf.schema_arrow.names]
+                for group in range(pf.num_row_groups):
+                    yield from pf.iter_batches(batch_size=rows, row_groups=[group], columns=cols)
+
+        with fs.open(path, "rb") as f:
             names = pq.ParquetFile(f).schema_arrow.names
         return _Reader(names, parquet)
     if fmt == "csv":
