@@ -104,7 +104,10 @@ def summarize(ctx: StepContext, model: dict[str, Any], scored: list[dict[str, An
         "rows": sum(s["rows"] for s in scored),
         "scored": sum(s["scored"] for s in scored),
         "rejected": sum(s["rejected"] for s in scored),
-        "blocks": [{k: s[k] for k in ("block", "rows", "scored", "rejected", "rows_per_s")} for s in scored],
+        "blocks": [
+            {k: s[k] for k in ("block", "rows", "scored", "rejected", "resumed_at", "rows_per_s")}
+            for s in scored
+        ],
     }
 
 
@@ -359,8 +362,8 @@ def score_source(
             store.finish(batch.id, "failed", error=_reason(exc))
         raise
     done = store.finish(batch.id, "done", rows_total=rows)
-    if progress is not None and resume:
-        log.info("airfoil: %s resumed at row %d", key, resume)
+    if resume:
+        log.info("airfoil: %s resumed at row %d (stored by an earlier try)", key, resume)
     seconds = time.perf_counter() - started
     return _summary(
         done.batch_key, done.rows_total, done.rows_scored, done.rows_rejected, seconds=seconds, resumed=resume
@@ -381,14 +384,22 @@ def _score_chunks(
     progress: Callable[[int], None] | None,
 ) -> int:
     position = 0
+    stale = _OUTPUTS.pop(output, None)  # a writer left open by a failed earlier try in this process
+    if stale is not None:
+        stale.close()
     pending: Future[None] | None = None
     with ThreadPoolExecutor(1, thread_name_prefix="airfoil-store") as pool:
-        for chunk, rb in enumerate(reader.batches(chunk_rows)):
+        for chunk, read in enumerate(reader.batches(chunk_rows)):
+            rb = read
             start, position = position, position + rb.num_rows
             if position <= resume:  # stored by an earlier try
                 if progress is not None:
                     progress(rb.num_rows)
                 continue
+            if start < resume:  # an earlier try with another chunk size stored this chunk's head
+                if progress is not None:
+                    progress(resume - start)
+                rb, start = read.slice(resume - start), resume
             checked = check_rows(rb, served.columns, rules)
             labels, proba = (
                 served.predict_arrays(checked.values) if checked.ok.any() else (np.array([]), None)
