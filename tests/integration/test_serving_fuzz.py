@@ -57,6 +57,8 @@ OPERATIONS = [
     ("POST", "/v1/models/{name}/invocations"),
     ("GET", "/v1/models"),
     ("GET", "/metrics"),
+    ("POST", "/v1/models/{name}/transient"),
+    ("GET", "/v1/predictions/{request_id}"),
 ]
 
 

@@ -110,11 +110,15 @@ def captured_output(log_path: Path) -> Iterator[TextIO]:
 
 
 def run_dag(
-    dag: Any, on_event: Callable[[Any, str, Any], None] | None = None, logical_date: Any = None
+    dag: Any,
+    on_event: Callable[[Any, str, Any], None] | None = None,
+    logical_date: Any = None,
+    run_conf: dict[str, Any] | None = None,
 ) -> DagOutcome:
     """`dag.test()` one DAG and report every task's final state, error and result.
 
     With the same `logical_date` the same DAG run is re-run (Airflow clears and re-executes it).
+    `run_conf` is the DAG run's conf (a transient request).
     """
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
@@ -137,7 +141,11 @@ def run_dag(
     runner.listeners.append(listen)
     try:
         # The run id derives from run_after: pin it too, so the same date means the same DAG run.
-        kwargs = {} if logical_date is None else {"logical_date": logical_date, "run_after": logical_date}
+        kwargs: dict[str, Any] = (
+            {} if logical_date is None else {"logical_date": logical_date, "run_after": logical_date}
+        )
+        if run_conf is not None:
+            kwargs["run_conf"] = run_conf
         dr = dag.test(**kwargs)
     finally:
         runner.listeners.remove(listen)

@@ -30,6 +30,7 @@ Spec = Annotated[Path, typer.Argument(help="pipeline.yaml", show_default=False)]
 class Only(StrEnum):
     prepare = "prepare"
     train = "train"
+    batch_predict = "batch_predict"
 
 
 def _fail(exc: AirfoilError) -> typer.Exit:
@@ -125,6 +126,32 @@ def models_rollback(name: str) -> None:
 
 
 @app.command()
+def predict(  # noqa: PLR0917 - typer maps each parameter to an option
+    name: Annotated[str, typer.Argument(help="registered model (pipeline) name", show_default=False)],
+    input: Annotated[Path, typer.Option("--input", "-i", help="Parquet, CSV or JSON file to score")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="also write the predictions to this Parquet file")
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option(help="score with this version instead of the champion")
+    ] = None,
+    chunk_rows: Annotated[int, typer.Option(help="rows read, scored and stored at a time")] = 100_000,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Score a file with the champion; every row goes to the prediction store (scored or rejected)."""
+    from airfoil.cli.predict import predict_file
+
+    try:
+        summary = predict_file(
+            name, input, output=output, version=version, chunk_rows=chunk_rows, quiet=as_json
+        )
+    except AirfoilError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+
+
+@app.command()
 def serve(
     host: Annotated[
         str, typer.Option(help="address to bind; 0.0.0.0 exposes the API to the network")
@@ -162,6 +189,50 @@ def serve(
         limit_concurrency=settings.max_inflight * 4,
         timeout_graceful_shutdown=10,
     )
+
+
+# --- transient (train-per-request) pipelines -----------------------------------------------------
+transient_app = typer.Typer(
+    help="Transient pipelines: a fresh model per request, predictions stored, no model kept.",
+    no_args_is_help=True,
+)
+app.add_typer(transient_app, name="transient")
+
+
+@transient_app.command("run")
+def transient_run(
+    spec: Spec,
+    conf_file: Annotated[
+        Path,
+        typer.Option(help="JSON file with the request: its request_id, and rows as column -> list of values"),
+    ],
+) -> None:
+    """Run one transient request through Airflow in this process (`<name>__transient`, DAG.test).
+
+    Prints the outcome as one JSON line; exits 1 if the request failed (its reason is stored).
+    """
+    from airfoil.cli.transient import run_one
+
+    try:
+        ok = run_one(spec, conf_file)
+    except AirfoilError as exc:
+        raise _fail(exc) from None
+    if not ok:
+        raise typer.Exit(1)
+
+
+@transient_app.command("worker", hidden=True)
+def transient_worker() -> None:
+    """Run transient requests read from stdin, one at a time, in this process (what `airfoil serve` starts).
+
+    Each stdin line is {"spec": path, "conf_file": path}; each answer is one JSON line on stdout
+    ({"state", "run_id", "error", ...}). Airflow's output goes to a log under AIRFOIL_HOME/logs.
+    Airflow, scikit-learn and Airflow's in-process execution API are loaded once, not per request.
+    Exits when stdin closes.
+    """
+    from airfoil.cli.transient import worker
+
+    worker()
 
 
 def _v(version: int | None) -> str:

@@ -23,6 +23,7 @@ from airfoil.serving.inputs import OIP_TYPES, BadInput, from_mlflow, from_oip
 from airfoil.serving.loaded import Served
 from airfoil.serving.metrics import Metrics
 from airfoil.serving.store import ModelStore
+from airfoil.serving.transient import Transient, add_routes
 from airfoil.settings import Settings, load_settings
 
 log = logging.getLogger("airfoil.serving")
@@ -43,16 +44,19 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
     metrics = store.metrics if store is not None else Metrics()
     store = store or ModelStore(settings, metrics)
     token, _ = resolve_token(settings)
+    transient = Transient(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(store.start)
+        await run_in_threadpool(transient.start)
         # What is loaded by now (libraries, models) lives as long as the process: keep it out of the
         # garbage collector's full passes, which otherwise walk ~350k objects (~180 ms pauses, the
         # p99 of large requests) every few requests that allocate many objects.
         gc.collect()
         gc.freeze()
         yield
+        transient.stop()
         store.stop()
 
     api = FastAPI(
@@ -184,6 +188,8 @@ def create_app(settings: Settings | None = None, store: ModelStore | None = None
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    add_routes(api, transient, read_body, _json, _error)  # transient requests (serving/transient.py)
 
     async def _predict(request: Request, name: str, version: str | None, protocol: str) -> Response:
         started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import traceback
 from collections.abc import Callable
@@ -24,6 +25,25 @@ def _notify(run: RunInfo, state: str, detail: Any) -> None:
         listener(run, state, detail)
 
 
+def _release_cv_workers() -> None:
+    """Stop joblib's CV worker processes (train.n_jobs != 1) before a scheduler's task process ends.
+
+    They inherit the task's stdout/stderr and API sockets; left running, they keep the Airflow task
+    supervisor (and so an executor slot) waiting 60 s for those to close. In-process runs
+    (`airfoil run`, the transient worker: someone listens) keep them warm for the next task.
+    """
+    import sys
+
+    if "joblib" not in sys.modules:
+        return
+    with contextlib.suppress(Exception):
+        from joblib.externals.loky import reusable_executor
+
+        executor = reusable_executor._executor
+        if executor is not None:
+            executor.shutdown(wait=True, kill_workers=True)
+
+
 def resolve(step: str) -> Callable[..., dict[str, Any]]:
     module, _, name = step.partition(":")
     fn: Callable[..., dict[str, Any]] = getattr(importlib.import_module(module), name)
@@ -39,6 +59,9 @@ def run_step(step: str, spec_path: str, run: RunInfo, inputs: dict[str, Any]) ->
     except Exception as exc:
         _notify(run, "failed", str(exc) or traceback.format_exception_only(exc)[-1].strip())
         raise
+    finally:
+        if not listeners:
+            _release_cv_workers()
     result = json_safe(result)
     _notify(run, "success", result)
     return result

@@ -1,0 +1,178 @@
+"""The transient step: train a fresh model for one request, predict its rows, store them, keep no model.
+
+Called by the only task of `<name>__transient` with the request in the DAG run's conf:
+`{"request_id": "...", "rows": {column: [values]}}`. The model lives in memory only: nothing is
+logged to MLflow, registered, or written to the artifact store. What is kept is the predictions
+with their lineage (parameters, holdout metrics, dataset fingerprint, DAG run), written together
+with the request's `done` status in one transaction; a failure marks the request `failed` with
+the reason and stores no prediction.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from airfoil.errors import DataError
+from airfoil.steps import io, metrics, scoring
+from airfoil.steps.context import StepContext
+from airfoil.steps.json import json_safe
+from airfoil.steps.model import feature_frame
+from airfoil.steps.train import latest_dataset, search
+
+
+def train_predict(ctx: StepContext) -> dict[str, Any]:
+    """Train per the spec on the latest dataset, predict the request's rows, store them with lineage."""
+    from airfoil.store import open_store
+
+    request_id, rows = _request(ctx.run.conf)
+    store = open_store(ctx.settings)
+    batch, _ = store.open_batch(
+        ctx.spec.name, "request", request_id, source="dag_run_conf", dag_id=ctx.run.dag_id
+    )
+    if batch.status == "done":  # the same request again (a re-run DAG run): not trained twice
+        return {"request_id": request_id, "status": "done", "reused": True, "rows": batch.rows_total}
+    batch = store.start(batch.id, restart=True, dag_id=ctx.run.dag_id, dag_run_id=ctx.run.run_id)
+    try:
+        table, lineage, classes = _train_and_predict(ctx, request_id, rows)
+        store.update(batch.id, lineage=lineage, classes=classes)
+        store.write_chunk(batch.id, table, 0, done=True)
+    except BaseException as exc:
+        reason = str(exc) if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
+        store.finish(batch.id, "failed", error=reason[:4000] or type(exc).__name__)
+        raise
+    done = store.batch_by_id(batch.id)
+    return {
+        "request_id": request_id,
+        "status": done.status,
+        "rows": done.rows_total,
+        "scored": done.rows_scored,
+        "rejected": done.rows_rejected,
+        "metric": lineage["metric"],
+        "holdout_metrics": lineage["holdout_metrics"],
+    }
+
+
+def _request(conf: dict[str, Any]) -> tuple[str, dict[str, list[Any]]]:
+    request_id, rows = conf.get("request_id"), conf.get("rows")
+    if not isinstance(request_id, str) or not request_id:
+        raise DataError(
+            'a transient DAG run needs {"request_id": "...", "rows": {column: [values]}} in its conf; '
+            "the conf has no request_id"
+        )
+    if not isinstance(rows, dict) or not rows or not all(isinstance(v, list) for v in rows.values()):
+        raise DataError(f"request {request_id!r}: conf.rows must be an object {{column: [values]}}")
+    if len({len(v) for v in rows.values()}) != 1 or not next(iter(rows.values())):
+        raise DataError(f"request {request_id!r}: conf.rows columns must hold the same number (>0) of values")
+    return request_id, rows
+
+
+def _train_and_predict(
+    ctx: StepContext, request_id: str, rows: dict[str, list[Any]]
+) -> tuple[Any, dict[str, Any], list[Any] | None]:
+    import numpy as np
+    import sklearn
+
+    from airfoil import __version__
+    from airfoil.registry import onnx
+    from airfoil.serving.loaded import Served
+
+    spec = ctx.spec
+    dataset = latest_dataset(ctx)
+    train = io.read_parquet(dataset["train"])
+    test = io.read_parquet(dataset["test"])
+    X, y = feature_frame(train, spec), train[spec.target]
+    started = time.perf_counter()
+    tuned = [search(spec, i, X, y) for i in range(len(spec.train.candidates))]
+    model, chosen = max(tuned, key=lambda t: t[1]["rank_score"])  # first best wins ties, as evaluate
+    X_test = feature_frame(test, spec)
+    holdout = metrics.compute(spec, model, X_test, test[spec.target])
+    train_seconds = time.perf_counter() - started
+
+    rules = spec.validation.columns
+    columns = [
+        {
+            "name": str(c),
+            "type": onnx.input_kind(X[c].dtype),
+            "nullable": rules[c].nullable if c in rules else True,
+        }
+        for c in X.columns
+    ]
+    classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
+    served = Served(
+        name=spec.name,
+        version=0,
+        task=spec.task,
+        columns=columns,
+        classes=classes,
+        backend="sklearn",
+        metrics=holdout,
+        _model=model,
+    )
+    checked = scoring.check_rows(_arrow(rows, columns), columns, rules)
+    n = len(checked.ok)
+    if checked.ok.any():
+        labels, proba = served.predict_arrays(checked.values)
+    else:  # every row rejected: nothing to predict
+        labels, proba = np.array([], dtype=object), None
+    table = scoring.prediction_table(
+        checked, np.asarray(labels), proba, classes=classes, row_index=np.arange(n)
+    )
+    known = {c["name"] for c in columns}
+    lineage = {
+        "request_id": request_id,
+        "pipeline": spec.name,
+        "dag_id": ctx.run.dag_id,
+        "dag_run_id": ctx.run.run_id,
+        "dataset_fingerprint": dataset["fingerprint"],
+        "dataset_prepared_by": dataset.get("prepared_by"),
+        "train_rows": len(train),
+        "holdout_rows": len(test),
+        "candidate": chosen["candidate"],
+        "estimator": chosen["estimator"],
+        "params": chosen["best_params"],
+        "metric": spec.metric,
+        "cv_score": chosen["cv_score"],
+        "cv_std": chosen["cv_std"],
+        "holdout_metrics": holdout,
+        "candidates": [
+            {k: s[k] for k in ("candidate", "estimator", "best_params", "cv_score", "cv_std")}
+            for _, s in tuned
+        ],
+        "columns": columns,
+        "ignored_columns": sorted(c for c in rows if c not in known),
+        "train_seconds": round(train_seconds, 3),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "airfoil_version": __version__,
+        "sklearn_version": sklearn.__version__,
+    }
+    return table, json_safe(lineage), json_safe(classes) if classes else None
+
+
+def _arrow(rows: dict[str, list[Any]], columns: list[dict[str, Any]]) -> Any:
+    """An Arrow table of the model's columns from JSON values; a column of mixed types becomes text
+    (then `check_rows` rejects the rows whose text is not a number, naming the value)."""
+    import pyarrow as pa
+
+    arrays = {}
+    for col in columns:
+        name = col["name"]
+        if name not in rows:
+            continue  # check_rows names every missing column
+        values = rows[name]
+        plain_numbers = col["type"] == "number" and all(
+            v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values
+        )
+        try:
+            if col["type"] == "number" and not plain_numbers:
+                raise TypeError("text or booleans in a number column")  # numpy would take True as 1.0
+            arr = pa.array(values, pa.float64()) if plain_numbers else pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            arr = pa.array([None if v is None else _text(v) for v in values], pa.string())
+        arrays[name] = arr
+    return pa.table(arrays) if arrays else pa.table({"__empty__": pa.nulls(len(next(iter(rows.values()))))})
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
