@@ -21,6 +21,9 @@ demo: $(STAMP)
 	$(BIN)/airfoil run examples/seattle_weather/pipeline.yaml
 	$(BIN)/airfoil models list breast_cancer
 	$(BIN)/airfoil predict breast_cancer --input examples/breast_cancer/incoming/patients-2024-06-01.csv
+	$(BIN)/airfoil run examples/transient_weather/pipeline.yaml
+	$(BIN)/airfoil transient run examples/transient_weather/pipeline.yaml \
+		--conf-file examples/transient_weather/request.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench dags examples

@@ -91,7 +91,7 @@ def summary(
                 soft_wrap=True,
             )
     console.print(f"\ndone in {seconds:.1f}s. Where to look:")
-    for label, cmd in where_to_look(settings, spec.name):
+    for label, cmd in where_to_look(settings, spec.name, transient=spec.deploy.mode == "transient"):
         console.print(f"  {label:<11} {cmd}", soft_wrap=True)
 
 
@@ -101,22 +101,30 @@ def _store(settings: Settings) -> str:
     return sa.make_url(settings.store_url).render_as_string(hide_password=True)
 
 
-def where_to_look(settings: Settings, name: str) -> list[tuple[str, str]]:
-    """Commands that open the MLflow and Airflow UIs on these results."""
+def where_to_look(settings: Settings, name: str, transient: bool = False) -> list[tuple[str, str]]:
+    """Commands that open the MLflow and Airflow UIs on these results, and use the model."""
     airflow_env = " ".join(
         f"{k}={shlex.quote(os.environ[k])}"
         for k in ("AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFOIL_HOME", "AIRFOIL_PIPELINES")
         if k in os.environ
     )
-    return [
+    home = shlex.quote(str(settings.home))
+    looks = [
         ("MLflow UI", f"mlflow ui --backend-store-uri {settings.tracking_uri} --port 5000"),
         ("Airflow UI", f"{airflow_env} airflow standalone"),
-        ("registry", f"airfoil models list {name}"),
-        ("serve", f"AIRFOIL_HOME={shlex.quote(str(settings.home))} airfoil serve  # the champions over HTTP"),
-        ("predict", f"airfoil predict {name} --input FILE  # score a file with the champion"),
-        ("predictions", _store(settings)),
-        ("artifacts", settings.artifact_root),
     ]
+    if transient:
+        looks += [
+            ("serve", f"AIRFOIL_HOME={home} airfoil serve  # then POST /v1/models/{name}/transient"),
+            ("one request", f"airfoil transient run <spec> --conf-file request.json  # {name}__transient"),
+        ]
+    else:
+        looks += [
+            ("registry", f"airfoil models list {name}"),
+            ("serve", f"AIRFOIL_HOME={home} airfoil serve  # the champions over HTTP"),
+            ("predict", f"airfoil predict {name} --input FILE  # score a file with the champion"),
+        ]
+    return [*looks, ("predictions", _store(settings)), ("artifacts", settings.artifact_root)]
 
 
 def versions_table(name: str, versions: list[dict[str, Any]]) -> None:
