@@ -30,12 +30,11 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, POSTGRES, require_postgres
 from tests.integration.conftest import BIN, Airfoil
 
 pytestmark = pytest.mark.integration
 
-POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 NAME = "breast_cancer"
 INCOMING = EXAMPLES / NAME / "incoming"
 FIRST, SECOND = "patients-2024-06-01", "patients-2024-06-02"  # 120 rows (3 bad) and 80 clean rows
@@ -121,14 +120,7 @@ class Case:
 
 
 def _reachable_postgres() -> None:
-    engine = sa.create_engine(POSTGRES)
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable ({exc}); .ci/services.sh should start it")
-    finally:
-        engine.dispose()
+    require_postgres()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

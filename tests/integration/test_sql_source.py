@@ -10,12 +10,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, POSTGRES, require_postgres
 from tests.integration.conftest import Airfoil
 
 pytestmark = pytest.mark.integration
-
-POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 def _spec(folder: Path, conn: str, table: str) -> Path:
@@ -44,12 +42,8 @@ def test_sqlite_source(airfoil: Airfoil, tmp_path: Path) -> None:
 
 
 def test_postgres_source(airfoil: Airfoil, tmp_path: Path) -> None:
+    require_postgres()
     engine = sa.create_engine(POSTGRES)
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable ({exc}); .ci/services.sh should start it")
     table = f"patients_{uuid.uuid4().hex[:8]}"
     pd.read_csv(EXAMPLES / "breast_cancer/data/breast_cancer.csv").to_sql(table, engine, index=False)
     try:

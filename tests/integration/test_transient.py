@@ -20,12 +20,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, require_postgres
 from tests.integration.conftest import Airfoil, Server, serving
 
 pytestmark = pytest.mark.integration
 
-POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 COLUMNS = ["precipitation", "temp_max", "temp_min", "wind", "month"]
 ROWS = [
     [0.0, 21.1, 11.7, 3.2, 7],
@@ -78,19 +77,7 @@ class Env:
 def _store_url(backend: str, home: Path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{home / 'predictions.db'}"
-    import sqlalchemy as sa
-
-    try:
-        engine = sa.create_engine(POSTGRES)
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:
-        pytest.skip(
-            f"SKIPPED LOUDLY: PostgreSQL at 127.0.0.1:5432 (db test, user postgres) is not reachable "
-            f"({type(exc).__name__}); .ci/services.sh should start it"
-        )
-    return POSTGRES
+    return require_postgres()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -15,12 +15,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
+from tests.conftest import require_postgres
 
 from airfoil.store import PredictionStore, StoreError
 from airfoil.store.db import MIGRATIONS
 from airfoil.store.schema import PREDICTION_COLUMNS
-
-POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 def _head() -> str:
@@ -38,15 +37,7 @@ def _head() -> str:
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store' / 'predictions.db'}"
-    engine = sa.create_engine(POSTGRES)
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable ({exc}); .ci/services.sh should start it")
-    finally:
-        engine.dispose()
-    return POSTGRES
+    return require_postgres()
 
 
 @pytest.fixture

@@ -25,6 +25,21 @@ def input_kind(dtype: Any) -> str:
     return "number" if pd.api.types.is_numeric_dtype(dtype) else "string"
 
 
+def input_schema(X: Any, rules: dict[str, Any]) -> list[dict[str, Any]]:
+    """The model's input columns as serving and scoring check them: {name, type, nullable}.
+
+    `nullable` comes from the spec's `validate.columns` rules (default: nulls allowed).
+    """
+    return [
+        {
+            "name": str(c),
+            "type": input_kind(X[c].dtype),
+            "nullable": rules[c].nullable if c in rules else True,
+        }
+        for c in X.columns
+    ]
+
+
 def feeds(columns: list[tuple[str, str]], values: dict[str, Any]) -> dict[str, Any]:
     """ONNX inputs, one [n, 1] array per column, from column -> sequence of values."""
     import numpy as np

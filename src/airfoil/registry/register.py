@@ -142,15 +142,7 @@ def serving_metadata(ctx: StepContext, model: Any, dataset: dict[str, Any]) -> d
     spec = ctx.spec
     test = io.read_parquet(dataset["test"])
     X_test = feature_frame(test, spec)
-    rules = spec.validation.columns
-    columns = [
-        {
-            "name": str(c),
-            "type": onnx.input_kind(X_test[c].dtype),
-            "nullable": rules[c].nullable if c in rules else True,
-        }
-        for c in X_test.columns
-    ]
+    columns = onnx.input_schema(X_test, spec.validation.columns)
     onnx_bytes, report = onnx.export(model, X_test)
     if onnx_bytes is not None and report["status"] == "verified":
         report.update(uri=ctx.uri("model.onnx"), sha256=io.write_bytes(ctx.uri("model.onnx"), onnx_bytes))

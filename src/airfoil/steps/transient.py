@@ -91,14 +91,7 @@ def _train_and_predict(
     train_seconds = time.perf_counter() - started
 
     rules = spec.validation.columns
-    columns = [
-        {
-            "name": str(c),
-            "type": onnx.input_kind(X[c].dtype),
-            "nullable": rules[c].nullable if c in rules else True,
-        }
-        for c in X.columns
-    ]
+    columns = onnx.input_schema(X, rules)
     classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
     served = Served(
         name=spec.name,
