@@ -477,3 +477,23 @@ def test_sql_input_scored_once(sqlite_case: Case, tmp_path: Path) -> None:
     with case.engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from airfoil_batches")).scalar() == 1
     assert case.stored_keys(block["id"]) == (80, 80)
+
+
+def test_write_parquet_puts_every_row_next_to_its_input(sqlite_case: Case) -> None:
+    case = sqlite_case
+    case.set_batch('batch: {input: "incoming/*.csv", key: id, write_parquet: true}')
+    proc = case.batch_predict()
+    assert "batch: 2 new block(s) scored" in proc.stdout, proc.stdout
+
+    first = pd.read_parquet(case.incoming / f"{case.file(FIRST)}.predictions.parquet")
+    second = pd.read_parquet(case.incoming / f"{case.file(SECOND)}.predictions.parquet")
+    assert (len(first), len(second)) == (120, 80)  # one row per input row, rejected ones included
+    assert first["row_index"].tolist() == list(range(120))
+    assert first["row_id"].tolist() == [str(i) for i in pd.read_csv(case.incoming / case.file(FIRST))["id"]]
+    rejected = first[first["rejected"].notna()]
+    assert dict(zip(rejected["row_index"], rejected["rejected"], strict=True)) == BAD_ROWS
+    assert rejected["prediction"].isna().all() and first["prediction"].notna().sum() == 117
+    # The file holds what the store holds.
+    stored = case.predictions(case.block(FIRST)["id"])
+    assert stored["prediction"].tolist() == first["prediction"].tolist()
+    assert not list(case.incoming.glob("*.tmp")), "a finished output leaves no temporary file"
