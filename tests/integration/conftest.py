@@ -63,6 +63,28 @@ class Airfoil:
         return next((v["version"] for v in self.versions(name) if "champion" in v["aliases"]), None)
 
 
+def store_batches(store_url: str, pipeline: str) -> list[Any]:
+    """The prediction store's batches of a pipeline (a fresh connection, closed after)."""
+    from airfoil.store.db import PredictionStore
+
+    store = PredictionStore(store_url)
+    try:
+        return store.batches(pipeline)
+    finally:
+        store.close()
+
+
+def store_count(store_url: str, batch_id: int) -> dict[str, int]:
+    """Rows stored for a batch: rows, scored, rejected."""
+    from airfoil.store.db import PredictionStore
+
+    store = PredictionStore(store_url)
+    try:
+        return store.count(batch_id)
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def airfoil(tmp_path: Path) -> Airfoil:
     return Airfoil(home=tmp_path / "home", workdir=tmp_path)

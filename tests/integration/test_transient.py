@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import EXAMPLES, require_postgres
-from tests.integration.conftest import Airfoil, Server, serving
+from tests.integration.conftest import Airfoil, Server, serving, store_batches, store_count
 
 pytestmark = pytest.mark.integration
 
@@ -56,22 +56,10 @@ class Env:
     bare: str
 
     def batches(self, pipeline: str) -> list[Any]:
-        from airfoil.store.db import PredictionStore
-
-        store = PredictionStore(self.store_url)
-        try:
-            return store.batches(pipeline)
-        finally:
-            store.close()
+        return store_batches(self.store_url, pipeline)
 
     def stored_rows(self, batch_id: int) -> dict[str, int]:
-        from airfoil.store.db import PredictionStore
-
-        store = PredictionStore(self.store_url)
-        try:
-            return store.count(batch_id)
-        finally:
-            store.close()
+        return store_count(self.store_url, batch_id)
 
 
 def _store_url(backend: str, home: Path) -> str:

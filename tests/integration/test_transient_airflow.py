@@ -32,7 +32,7 @@ from tests.integration.airflow_support import (
     free_port,
     wait_until,
 )
-from tests.integration.conftest import API_TOKEN, Airfoil
+from tests.integration.conftest import API_TOKEN, Airfoil, store_batches, store_count
 
 pytestmark = pytest.mark.integration
 
@@ -74,22 +74,10 @@ class Env:
         return f"{self.airflow.report()}\n{self.serve.procs.report()}"
 
     def batches(self, pipeline: str) -> list[Any]:
-        from airfoil.store.db import PredictionStore
-
-        store = PredictionStore(self.store_url)
-        try:
-            return store.batches(pipeline)
-        finally:
-            store.close()
+        return store_batches(self.store_url, pipeline)
 
     def stored_rows(self, batch_id: int) -> dict[str, int]:
-        from airfoil.store.db import PredictionStore
-
-        store = PredictionStore(self.store_url)
-        try:
-            return store.count(batch_id)
-        finally:
-            store.close()
+        return store_count(self.store_url, batch_id)
 
 
 def _copy(root: Path, key: str, name: str) -> Path:
