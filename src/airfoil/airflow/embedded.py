@@ -51,12 +51,13 @@ def configure(settings: Settings, extra_pipelines: list[Path] | None = None) -> 
     Specs run here are remembered in `<home>/pipelines.txt`, so the embedded DAG folder (and the
     Airflow UI started on it) shows every pipeline this home has run, not only the last one.
     """
+    from airfoil.spec.catalog import remembered as remembered_specs
+
     known = settings.home / "pipelines.txt"
-    remembered = [Path(p) for p in known.read_text().split("\n") if p] if known.exists() else []
     extra = list(extra_pipelines or [])
     # A spec run now replaces a remembered one of the same pipeline name (e.g. an edited copy).
     names = {_pipeline_name(p) for p in extra}
-    remembered = [p for p in remembered if p.exists() and _pipeline_name(p) not in names]
+    remembered = [p for p in remembered_specs(settings) if p.exists() and _pipeline_name(p) not in names]
     pipelines = [p for p in dict.fromkeys([*settings.pipelines, *remembered, *extra]) if p.exists()]
     settings.home.mkdir(parents=True, exist_ok=True)
     known.write_text("".join(f"{p}\n" for p in pipelines if p not in settings.pipelines))

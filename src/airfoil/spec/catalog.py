@@ -22,11 +22,15 @@ def find_specs(roots: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def spec_roots(settings: Settings) -> list[Path]:
-    """AIRFOIL_PIPELINES, then the specs `airfoil run` remembered in `<home>/pipelines.txt`."""
+def remembered(settings: Settings) -> list[Path]:
+    """The specs `airfoil run` remembered in `<home>/pipelines.txt`."""
     known = settings.home / "pipelines.txt"
-    remembered = [Path(p) for p in known.read_text().split("\n") if p] if known.exists() else []
-    return list(dict.fromkeys([*settings.pipelines, *remembered]))
+    return [Path(p) for p in known.read_text().split("\n") if p] if known.exists() else []
+
+
+def spec_roots(settings: Settings) -> list[Path]:
+    """AIRFOIL_PIPELINES, then the specs `airfoil run` remembered."""
+    return list(dict.fromkeys([*settings.pipelines, *remembered(settings)]))
 
 
 def find_spec(settings: Settings, name: str) -> tuple[PipelineSpec, Path] | None:

@@ -384,9 +384,7 @@ def _score_chunks(
     progress: Callable[[int], None] | None,
 ) -> int:
     position = 0
-    stale = _OUTPUTS.pop(output, None)  # a writer left open by a failed earlier try in this process
-    if stale is not None:
-        stale.close()
+    sink = _ParquetSink(output) if output is not None else None
     pending: Future[None] | None = None
     with ThreadPoolExecutor(1, thread_name_prefix="airfoil-store") as pool:
         for chunk, read in enumerate(reader.batches(chunk_rows)):
@@ -404,8 +402,6 @@ def _score_chunks(
             labels, proba = (
                 served.predict_arrays(checked.values) if checked.ok.any() else (np.array([]), None)
             )
-            if proba is None and served.task == "classification" and not checked.ok.any():
-                proba = np.zeros((0, len(served.classes)))
             row_id = rb.column(key_column) if key_column else None
             if pending is not None:
                 pending.result()  # the store keeps chunk order; at most one chunk in flight
@@ -425,40 +421,46 @@ def _score_chunks(
                     "row_id": row_id,
                     "model_version": served.version,
                 },
-                output,
+                sink,
             )
             if progress is not None:
                 progress(rb.num_rows)
         if pending is not None:
             pending.result()
-    if _OUTPUTS.get(output) is not None and output is not None:
-        _OUTPUTS.pop(output).close()
-        fs, path = fsspec.core.url_to_fs(output)
-        fs.mv(path + ".tmp", path)
+    if sink is not None:
+        sink.close()
     return position
 
 
-_OUTPUTS: dict[str | None, Any] = {}  # open Parquet writers by output path, for the store thread
-
-
 def _store_chunk(
-    store: PredictionStore, batch_id: int, chunk: int, parts: dict[str, Any], output: str | None
+    store: PredictionStore, batch_id: int, chunk: int, parts: dict[str, Any], sink: _ParquetSink | None
 ) -> None:
     table = prediction_table(**parts)
-    if output is not None:
-        _write_output(output, table)
+    if sink is not None:
+        sink.write(table)
     store.write_chunk(batch_id, table, chunk)
 
 
-def _write_output(output: str, table: pa.Table) -> None:
-    """Append a chunk to `<output>.tmp` (moved into place when the whole input is scored)."""
-    import pyarrow.parquet as pq
+class _ParquetSink:
+    """The optional Parquet copy of a block's predictions: chunks go to `<output>.tmp`, which is
+    moved into place once the whole input is scored (a failed try leaves no half file behind)."""
 
-    if output not in _OUTPUTS:
-        fs, path = fsspec.core.url_to_fs(output)
-        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        _OUTPUTS[output] = pq.ParquetWriter(path + ".tmp", table.schema, filesystem=fs)
-    _OUTPUTS[output].write_table(table)
+    def __init__(self, output: str):
+        self.fs, self.path = fsspec.core.url_to_fs(output)
+        self.writer: Any = None
+
+    def write(self, table: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
+        if self.writer is None:
+            self.fs.makedirs(self.path.rsplit("/", 1)[0], exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path + ".tmp", table.schema, filesystem=self.fs)
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.fs.mv(self.path + ".tmp", self.path)
 
 
 def _summary(
