@@ -180,8 +180,8 @@ import gc, json, sys, time
 import numpy as np, orjson, pandas as pd
 from airfoil.registry.client import client
 from airfoil.registry.versions import champion_version, load_version
-from airfoil.serving.inputs import from_mlflow
-from airfoil.serving.loaded import load_served
+from airfoil.registry.loaded import load_model
+from airfoil.serving.mlflow_format import parse_for_model
 from airfoil.settings import load_settings
 
 names, one, many, seconds = sys.argv[1].split(","), sys.argv[2], sys.argv[3], float(sys.argv[4])
@@ -191,7 +191,7 @@ c = client(settings)
 loaded = {}
 for name in names:
     version = champion_version(c, name)
-    loaded[name] = (version, load_version(settings, name, version)[0], load_served(settings, name, version))
+    loaded[name] = (version, load_version(settings, name, version)[0], load_model(settings, name, version))
 gc.collect()
 gc.freeze()  # the anchor should not pay for full collections over the libraries' objects
 
@@ -222,11 +222,11 @@ for name, (version, model, served) in loaded.items():
             f = getattr(model, method)
             r[size][method] = loop(lambda: f(frame), seconds)
         body = orjson.loads(raw)
-        values = from_mlflow(body, served, 10**9)
+        values = parse_for_model(body, served, 10**9)
         labels, _ = served.predict(values)
         parts = {
             "json parse (orjson.loads)": lambda: orjson.loads(raw),
-            "rows to columns + checks (from_mlflow)": lambda: from_mlflow(body, served, 10**9),
+            "rows to columns + checks (parse_for_model)": lambda: parse_for_model(body, served, 10**9),
             f"predict ({served.backend}, labels + proba)": lambda: served.predict(values),
             "response (orjson.dumps)": lambda: orjson.dumps({"predictions": labels, "model_version": 1}),
         }

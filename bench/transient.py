@@ -31,11 +31,9 @@ import importlib.util
 import json
 import os
 import platform
-import secrets
 import shutil
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -47,6 +45,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from airfoil.airflow.deployment import USER, Deployment
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -248,95 +248,41 @@ def bench_airflow(work: Path, n: int, db_kind: str) -> dict[str, Any]:
     home = work / "airflow-mode"
     prepare(home)
     airflow_home = work / "airflow"
-    dags = airflow_home / "dags"
-    dags.mkdir(parents=True)
-    from airfoil.airflow.dagfolder import DAG_FILE
-
-    (dags / "airfoil_dags.py").write_text(DAG_FILE)
-    password = secrets.token_urlsafe(12)
-    passwords = airflow_home / "passwords.json"
-    passwords.write_text(json.dumps({"airfoil": password}))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    airflow_home.mkdir(parents=True)
     with airflow_database(db_kind, airflow_home) as db_url:
-        result = _bench_airflow(work, n, home, airflow_home, dags, passwords, password, port, base, db_url)
+        deployment = Deployment(home=airflow_home, port=free_port(), db_url=db_url)
+        result = _bench_airflow(n, home, deployment)
     result["airflow_metadata_db"] = db_url.split(":", 1)[0].split("+", 1)[0]
     return result
 
 
-def _bench_airflow(
-    work: Path,
-    n: int,
-    home: Path,
-    airflow_home: Path,
-    dags: Path,
-    passwords: Path,
-    password: str,
-    port: int,
-    base: str,
-    db_url: str,
-) -> dict[str, Any]:
-    env = clean_env(
-        AIRFLOW_HOME=str(airflow_home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=db_url,
-        AIRFLOW__CORE__AUTH_MANAGER="airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="airfoil:admin",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(passwords),
-        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(32),
-        AIRFLOW__API__BASE_URL=base,
-        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{base}/execution/",
-        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
-        AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.2",
-        AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(airflow_home / "logs"),
-        # what the tasks need: airfoil's home (artifacts, prediction store) and the spec
-        AIRFOIL_HOME=str(home),
-        AIRFOIL_PIPELINES=str(SPEC),
-    )
-    if db_url.startswith("sqlite"):
-        # SQLite serialises writers: give them 60 s instead of 5 s to wait for the lock.
-        extra = airflow_home / "pyextra"
-        extra.mkdir(exist_ok=True)
-        (extra / "airfoil_bench_sqlite.py").write_text("CONNECT_ARGS = {'timeout': 60}\n")
-        env["PYTHONPATH"] = str(extra)
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = "airfoil_bench_sqlite.CONNECT_ARGS"
+def _bench_airflow(n: int, home: Path, deployment: Deployment) -> dict[str, Any]:
+    # what the tasks need: airfoil's home (artifacts, prediction store) and the spec
+    env = deployment.environment(clean_env(), AIRFOIL_HOME=str(home), AIRFOIL_PIPELINES=str(SPEC))
+    base, password = deployment.url, deployment.password
     t = time.perf_counter()
     migrate = subprocess.run(
         [str(AIRFLOW), "db", "migrate"], check=False, env=env, capture_output=True, text=True
     )
     if migrate.returncode != 0:
         raise SystemExit(f"airflow db migrate failed:\n{migrate.stdout[-2000:]}\n{migrate.stderr[-3000:]}")
-    if db_url.startswith("sqlite"):
-        # Readers (the api-server's GETs) then never block the writer; the mode stays with the file.
-        with contextlib.closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as db:
-            db.execute("PRAGMA journal_mode = WAL")
+    deployment.use_wal()
     print(f"  airflow db migrate in {time.perf_counter() - t:.1f} s", flush=True)
-    logs = airflow_home
+    logs = deployment.home
+    commands = deployment.commands()
     with contextlib.ExitStack() as stack:
-        api = stack.enter_context(
-            started(
-                "airflow api-server",
-                [str(AIRFLOW), "api-server", "--port", str(port)],
-                env,
-                logs / "api-server.log",
-            )
-        )
-        stack.enter_context(
-            started("airflow scheduler", [str(AIRFLOW), "scheduler"], env, logs / "scheduler.log")
-        )
-        stack.enter_context(
-            started("airflow dag-processor", [str(AIRFLOW), "dag-processor"], env, logs / "dag-processor.log")
-        )
+        procs = {
+            name: stack.enter_context(started(name, cmd, env, logs / f"{name.removeprefix('airflow ')}.log"))
+            for name, cmd in commands.items()
+        }
+        api = procs["airflow api-server"]
         wait_until(
             "airflow api-server",
             lambda: httpx.get(f"{base}/api/v2/monitor/health").status_code == 200,
             180,
             api,
         )
-        token = httpx.post(f"{base}/auth/token", json={"username": "airfoil", "password": password}).json()[
+        token = httpx.post(f"{base}/auth/token", json={"username": USER, "password": password}).json()[
             "access_token"
         ]
         auth = {"Authorization": f"Bearer {token}"}
@@ -350,7 +296,7 @@ def _bench_airflow(
         with airfoil_serve(
             home,
             AIRFOIL_AIRFLOW_API_URL=base,
-            AIRFOIL_AIRFLOW_API_USER="airfoil",
+            AIRFOIL_AIRFLOW_API_USER=USER,
             AIRFOIL_AIRFLOW_API_PASSWORD=password,
         ) as url:
             result = summary(time_requests(url, n, timeout=600))

@@ -1,9 +1,9 @@
 """A real Airflow 3 deployment for integration tests: api-server, scheduler and dag-processor.
 
-The same set-up as bench/transient.py: a temporary AIRFLOW_HOME whose DAG folder holds airfoil's
-DAG file, LocalExecutor, the SimpleAuthManager with one admin user and a passwords file, and an
-SQLite metadata DB in WAL mode with a 60 s lock timeout (Airflow's defaults, a rollback journal and
-5 s, give "database is locked" with four processes writing).
+Its settings are `airfoil.airflow.deployment.Deployment`'s (bench/transient.py uses the same): a
+temporary AIRFLOW_HOME whose DAG folder holds airfoil's DAG file, LocalExecutor, the
+SimpleAuthManager with one admin user and a passwords file, and an SQLite metadata DB in WAL mode
+with a 60 s lock timeout.
 
 Every process runs in its own process group (the scheduler and the api-server start children) and
 is stopped by its group id: SIGTERM to all of them at once, then SIGKILL to whatever is left.
@@ -12,11 +12,8 @@ is stopped by its group id: SIGTERM to all of them at once, then SIGKILL to what
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import secrets
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airfoil.airflow.deployment import USER
+
 BIN = Path(sys.executable).parent
 AIRFLOW = BIN / "airflow"
-AIRFLOW_USER = "airfoil"
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -125,7 +123,7 @@ class Airflow:
         if self._token is None:
             resp = httpx.post(
                 f"{self.url}/auth/token",
-                json={"username": AIRFLOW_USER, "password": self.password},
+                json={"username": USER, "password": self.password},
                 timeout=30,
             )
             assert resp.status_code in (200, 201), resp.text
@@ -168,41 +166,6 @@ def migrate(airflow_home: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def airflow_env(airflow_home: Path, port: int, password_file: Path, **extra: str) -> dict[str, str]:
-    base = f"http://127.0.0.1:{port}"
-    dags = airflow_home / "dags"
-    dags.mkdir(parents=True, exist_ok=True)
-    from airfoil.airflow.dagfolder import DAG_FILE
-
-    (dags / "airfoil_dags.py").write_text(DAG_FILE)
-    # SQLite serialises writers: give them 60 s instead of 5 s to wait for the lock.
-    pyextra = airflow_home / "pyextra"
-    pyextra.mkdir(exist_ok=True)
-    (pyextra / "airfoil_test_sqlite.py").write_text("CONNECT_ARGS = {'timeout': 60}\n")
-    return clean_env(
-        AIRFLOW_HOME=str(airflow_home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{airflow_home / 'airflow.db'}",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS="airfoil_test_sqlite.CONNECT_ARGS",
-        PYTHONPATH=str(pyextra),
-        AIRFLOW__CORE__AUTH_MANAGER=(
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-        ),
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{AIRFLOW_USER}:admin",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(password_file),
-        AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(32),
-        AIRFLOW__API__BASE_URL=base,
-        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{base}/execution/",
-        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
-        AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.2",
-        AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__LOGGING__BASE_LOG_FOLDER=str(airflow_home / "logs"),
-        **extra,
-    )
-
-
 @contextlib.contextmanager
 def airflow_deployment(
     airflow_home: Path,
@@ -220,12 +183,11 @@ def airflow_deployment(
     """
     import httpx
 
+    from airfoil.airflow.deployment import Deployment
+
     airflow_home.mkdir(parents=True, exist_ok=True)
-    password = secrets.token_urlsafe(12)
-    password_file = airflow_home / "passwords.json"
-    password_file.write_text(json.dumps({AIRFLOW_USER: password}))
-    port = free_port()
-    env = airflow_env(airflow_home, port, password_file, **task_env)
+    deployment = Deployment(home=airflow_home, port=free_port())
+    env = deployment.environment(clean_env(), **task_env)
     migration = migrate(airflow_home, env)
     try:
         if while_migrating is not None:
@@ -237,23 +199,13 @@ def airflow_deployment(
             migration.wait(timeout=10)
     if migration.returncode != 0:
         raise AssertionError(f"airflow db migrate exited {migration.returncode}:\n{out[-5000:]}")
-    # Readers (the api-server's GETs) then never block the writer; the mode stays with the file.
-    with contextlib.closing(sqlite3.connect(airflow_home / "airflow.db")) as db:
-        db.execute("PRAGMA journal_mode = WAL")
+    deployment.use_wal()
 
     procs = Processes()
-    airflow = Airflow(url=f"http://127.0.0.1:{port}", password=password, home=airflow_home, procs=procs)
+    airflow = Airflow(url=deployment.url, password=deployment.password, home=airflow_home, procs=procs)
     try:
-        procs.start(
-            "airflow api-server",
-            [str(AIRFLOW), "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env,
-            airflow_home / "api-server.log",
-        )
-        procs.start("airflow scheduler", [str(AIRFLOW), "scheduler"], env, airflow_home / "scheduler.log")
-        procs.start(
-            "airflow dag-processor", [str(AIRFLOW), "dag-processor"], env, airflow_home / "dag-processor.log"
-        )
+        for name, cmd in deployment.commands().items():
+            procs.start(name, cmd, env, airflow_home / f"{name.removeprefix('airflow ')}.log")
         wait_until(
             "airflow api-server healthy",
             lambda: httpx.get(f"{airflow.url}/api/v2/monitor/health", timeout=5).status_code == 200,

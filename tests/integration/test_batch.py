@@ -170,12 +170,12 @@ def sqlite_case(champions_registry: Airfoil, tmp_path: Path) -> Iterator[Case]:
 
 def _champion_predictions(case: Case, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     """What the champion itself predicts for `frame` (all rows good), loaded in this process."""
-    from airfoil.serving.loaded import load_served
+    from airfoil.registry.loaded import load_model
     from airfoil.settings import load_settings
 
     version = case.airfoil.champion(NAME)
     assert version is not None
-    served = load_served(load_settings({"AIRFOIL_HOME": str(case.airfoil.home)}), NAME, version)
+    served = load_model(load_settings({"AIRFOIL_HOME": str(case.airfoil.home)}), NAME, version)
     values = {c: frame[c].astype(float).to_numpy() for c in served.column_names}
     labels, proba = served.predict_arrays(values)
     return np.asarray(labels), np.asarray(proba), list(served.classes)

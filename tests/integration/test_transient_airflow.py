@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from airfoil.airflow.deployment import USER as AIRFLOW_USER
 from tests.conftest import EXAMPLES
 from tests.integration.airflow_support import (
-    AIRFLOW_USER,
     BIN,
     Airflow,
     Processes,

@@ -1,4 +1,9 @@
-"""Shared fixtures for unit tests: small specs, step contexts and synthetic data. No Airflow, no MLflow."""
+"""Shared fixtures for unit tests: small specs, step contexts and synthetic data. No Airflow, no MLflow.
+
+Tests mirror the package: tests/unit/<package>/test_<module>.py. `artifacts/` has no __init__.py on
+purpose: its modules import under their own names, and test_modelfile asserts the dotted name of a
+function it defines (`test_modelfile.double`) in the message that refuses it.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from unit_support import spec_yaml
 
 from airfoil.settings import Settings, load_settings
 from airfoil.spec.loader import parse_spec
 from airfoil.spec.model import PipelineSpec
 from airfoil.steps.context import RunInfo, StepContext
+from tests.unit.unit_support import spec_yaml
 
 
 @pytest.fixture

@@ -17,16 +17,22 @@ from airfoil.settings import load_settings
 from airfoil.spec.catalog import find_specs
 from airfoil.spec.loader import load_spec
 
-__all__ = ["DAG_FILE", "find_specs", "render_pipelines"]
+__all__ = ["DAG_FILE", "find_specs", "install_dag_file", "render_pipelines"]
 
 log = logging.getLogger(__name__)
 
-DAG_FILE = '''\
-"""airfoil: renders every pipeline under AIRFOIL_PIPELINES as Airflow DAGs (airflow.sdk DAG objects)."""
-from airfoil.airflow.dagfolder import render_pipelines
+# The file Airflow parses (the repository's dags/airfoil_dags.py links to it): copy it into a DAG folder.
+DAG_FILE = Path(__file__).with_name("airfoil_dags.py")
 
-globals().update(render_pipelines())
-'''
+
+def install_dag_file(folder: Path) -> Path:
+    """Put airfoil's DAG file into `folder` (unless it is there already, unchanged); its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / DAG_FILE.name
+    text = DAG_FILE.read_text()
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+    return target
 
 
 def render_pipelines(paths: Iterable[Path] | None = None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from airfoil.airflow.dagfolder import DAG_FILE
+from airfoil.airflow.dagfolder import install_dag_file
 from airfoil.settings import Settings, airflow_environment
 
 
@@ -64,11 +64,7 @@ def configure(settings: Settings, extra_pipelines: list[Path] | None = None) -> 
     env = airflow_environment(settings)
     env["AIRFOIL_PIPELINES"] = os.pathsep.join(str(p) for p in pipelines)
     os.environ.update(env)
-    folder = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    folder.mkdir(parents=True, exist_ok=True)
-    dag_file = folder / "airfoil_dags.py"
-    if not dag_file.exists() or dag_file.read_text() != DAG_FILE:
-        dag_file.write_text(DAG_FILE)
+    install_dag_file(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]))
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
 
 
@@ -139,17 +135,14 @@ def run_dag(
         if on_event is not None:
             on_event(run, state, detail)
 
-    runner.listeners.append(listen)
-    try:
-        # The run id derives from run_after: pin it too, so the same date means the same DAG run.
-        kwargs: dict[str, Any] = (
-            {} if logical_date is None else {"logical_date": logical_date, "run_after": logical_date}
-        )
-        if run_conf is not None:
-            kwargs["run_conf"] = run_conf
+    # The run id derives from run_after: pin it too, so the same date means the same DAG run.
+    kwargs: dict[str, Any] = (
+        {} if logical_date is None else {"logical_date": logical_date, "run_after": logical_date}
+    )
+    if run_conf is not None:
+        kwargs["run_conf"] = run_conf
+    with runner.listening(listen):
         dr = dag.test(**kwargs)
-    finally:
-        runner.listeners.remove(listen)
     with create_session() as session:
         tis = (
             session.query(TaskInstance)

@@ -1,8 +1,10 @@
-"""Build real Airflow 3 DAGs (Task SDK) from plain `DagPlan`s. No heavy imports at parse time."""
+"""Build real Airflow 3 DAGs (Task SDK) from plain `DagPlan`s: parse time only, no heavy imports.
+
+Each task's body is a call into `airfoil.airflow.execute`, imported when the task runs.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +16,7 @@ START = datetime(2024, 1, 1)
 
 
 def render(plan: DagPlan) -> DAG:
-    """One Airflow DAG for one plan; every task calls `airfoil.steps.runner.run_step`."""
+    """One Airflow DAG for one plan; every task runs its step through `airfoil.airflow.execute`."""
     schedule: Any = plan.schedule
     if plan.schedule_asset and plan.schedule:
         from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
@@ -50,7 +52,6 @@ def render(plan: DagPlan) -> DAG:
 
 def _task(plan: DagPlan, t: TaskPlan) -> Any:
     step, spec_path, outlets = t.step, plan.spec_path, bool(t.outlets)
-    # Airflow also passes its context as keyword arguments; keep only the step's own inputs.
     names = {*t.inputs, *(("candidate",) if t.expand is not None else ())}
     template = None
     if t.expand is not None:
@@ -68,37 +69,8 @@ def _task(plan: DagPlan, t: TaskPlan) -> Any:
         trigger_rule=t.trigger_rule or "all_success",
     )
     def run(**inputs: Any) -> Any:
-        from airflow.sdk import get_current_context
-        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+        from airfoil.airflow.execute import execute
 
-        from airfoil.errors import AirfoilError
-        from airfoil.steps.context import RunInfo
-        from airfoil.steps.runner import run_step
-
-        context = get_current_context()
-        ti = context["ti"]
-        info = RunInfo(
-            dag_id=ti.dag_id,
-            run_id=ti.run_id,
-            task_id=ti.task_id,
-            try_number=ti.try_number,
-            map_index=ti.map_index if ti.map_index is not None else -1,
-            max_tries=ti.max_tries,
-            conf=dict(context["dag_run"].conf or {}),
-        )
-        # Results of mapped upstream tasks arrive as lazy sequences; steps get plain lists.
-        plain = {
-            k: list(v) if isinstance(v, Sequence) and not isinstance(v, str | bytes) else v
-            for k, v in inputs.items()
-            if k in names
-        }
-        try:
-            result = run_step(step, spec_path, info, plain)
-        except AirfoilError as exc:
-            # Bad spec or bad data will not fix itself: fail now instead of retrying.
-            raise AirflowFailException(str(exc)) from exc
-        if outlets and result.get("emit_outlets") is False:
-            raise AirflowSkipException(result.get("reason", "nothing to publish"))
-        return result
+        return execute(step, spec_path, names, outlets, inputs)
 
     return run

@@ -28,6 +28,8 @@ Spec = Annotated[Path, typer.Argument(help="pipeline.yaml", show_default=False)]
 
 
 class Only(StrEnum):
+    """The DAGs `airfoil run` can run on their own (a transient DAG runs per request, never here)."""
+
     prepare = "prepare"
     train = "train"
     batch_predict = "batch_predict"
@@ -42,15 +44,17 @@ def _fail(exc: AirfoilError) -> typer.Exit:
 def validate(spec: Spec) -> None:
     """Check a pipeline spec without running it: structure, estimators, custom steps, source files."""
     from airfoil.cli.run import check_spec
+    from airfoil.plan import build_plans
 
     try:
         loaded = check_spec(spec)
     except AirfoilError as exc:
         raise _fail(exc) from None
     n = len(loaded.train.candidates)
+    dags = [p.dag_id for p in build_plans(loaded, str(spec))]
     typer.secho(
         f"ok: {spec} — pipeline {loaded.name!r} ({loaded.task}), {n} candidate(s), "
-        f"DAGs {loaded.name}__prepare and {loaded.name}__train",
+        f"DAGs {', '.join(dags[:-1])} and {dags[-1]}",
         fg="green",
     )
 
@@ -66,10 +70,11 @@ def run(
 ) -> None:
     """Run the pipeline's DAGs in this process through Airflow (DAG.test on the embedded metadata DB)."""
     from airfoil.cli.run import run_pipeline
+    from airfoil.plan import DagKind
 
     when = logical_date.replace(tzinfo=logical_date.tzinfo or UTC) if logical_date else None
     try:
-        ok = run_pipeline(spec, only.value if only else None, when)
+        ok = run_pipeline(spec, DagKind(only.value) if only else None, when)
     except AirfoilError as exc:
         raise _fail(exc) from None
     if not ok:
@@ -225,8 +230,8 @@ def transient_run(
 def transient_worker() -> None:
     """Run transient requests read from stdin, one at a time, in this process (what `airfoil serve` starts).
 
-    Each stdin line is {"spec": path, "conf_file": path}; each answer is one JSON line on stdout
-    ({"state", "run_id", "error", ...}). Airflow's output goes to a log under AIRFOIL_HOME/logs.
+    Each stdin line is a run message, each answer an outcome message on stdout (one JSON line each:
+    airfoil.serving.transient.messages). Airflow's output goes to a log under AIRFOIL_HOME/logs.
     Airflow, scikit-learn and Airflow's in-process execution API are loaded once, not per request.
     Exits when stdin closes.
     """

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from airfoil.plan import DagKind
 from airfoil.settings import Settings
 from airfoil.spec.model import PipelineSpec
 
@@ -45,19 +46,18 @@ def candidates_table(spec: PipelineSpec, evaluated: dict[str, Any]) -> Table:
 
 
 def summary(
-    console: Console, spec: PipelineSpec, settings: Settings, outcomes: list[Any], seconds: float
+    console: Console, spec: PipelineSpec, settings: Settings, outcomes: dict[DagKind, Any], seconds: float
 ) -> None:
-    """What the run produced and where to look."""
-    by_dag = {o.dag_id.rsplit("__", 1)[-1]: o for o in outcomes}
+    """What the run produced (the outcome of each DAG it ran, by kind) and where to look."""
     console.print()
-    if "prepare" in by_dag:
-        split = by_dag["prepare"].result("split") or {}
+    if DagKind.prepare in outcomes:
+        split = outcomes[DagKind.prepare].result("split") or {}
         if split:
             console.print(
                 f"dataset [cyan]{split['fingerprint'][:12]}[/]: {split['train']['rows']} train rows, "
                 f"{split['test']['rows']} test rows"
             )
-    train = by_dag.get("train")
+    train = outcomes.get(DagKind.train)
     if train is not None:
         evaluated = train.result("evaluate")
         registered = train.result("register") or {}
@@ -80,7 +80,7 @@ def summary(
                     f"{decision['reason']}",
                     soft_wrap=True,
                 )
-    batch = by_dag.get("batch_predict")
+    batch = outcomes.get(DagKind.batch_predict)
     if batch is not None:
         done = batch.result("summarize")
         if done:

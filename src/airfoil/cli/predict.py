@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from rich.console import Console
 
 from airfoil.errors import DataError
 
@@ -23,13 +26,13 @@ def predict_file(
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Score `path` with `name`'s champion (or `version`); return the summary printed to the user."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-
+    from airfoil.registry.loaded import process_models
+    from airfoil.registry.versions import require_champion
     from airfoil.settings import load_settings
     from airfoil.spec.catalog import find_spec
-    from airfoil.steps.batch import champion, file_block, score_source, served_version
-    from airfoil.store import open_store
+    from airfoil.steps.blocks import file_block
+    from airfoil.steps.scoring import score_source
+    from airfoil.store import BatchKind, open_store
 
     if not path.is_file():
         raise DataError(f"--input {path} is not a file")
@@ -41,44 +44,25 @@ def predict_file(
     # sha256 of the file (the block id) in the background while MLflow and the model load.
     with console.status(f"loading {name} and fingerprinting {path.name}..."), ThreadPoolExecutor(1) as pool:
         hashing = pool.submit(file_block, str(path.resolve()))
-        chosen = version if version is not None else champion(settings, name)
-        served = served_version(settings, name, chosen)
+        chosen = version if version is not None else require_champion(settings, name)
+        model = process_models.get(settings, name, chosen)
         store = open_store(settings)
         block = hashing.result()
     found = find_spec(settings, name)
     spec = found[0] if found else None
-    rules = spec.validation.columns if spec else None
-    key_column = spec.deploy.batch.key if spec and spec.deploy.batch else None
-    total = _rows(path, block["format"])
-    with Progress(
-        TextColumn(f"{name} v{chosen} › {path.name}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.completed:,.0f} rows"),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet or not sys.stderr.isatty(),
-    ) as progress:
-        bar = progress.add_task("score", total=total, rate="")
-        t0 = time.perf_counter()
-
-        def advance(rows: int) -> None:
-            progress.advance(bar, rows)
-            done = progress.tasks[0].completed
-            progress.update(bar, rate=f"{done / max(time.perf_counter() - t0, 1e-9):,.0f} rows/s")
-
+    label = f"{name} v{chosen} › {path.name}"
+    with _progress(console, label, _rows(path, block["format"]), hidden=quiet) as advance:
         result = score_source(
             store,
-            served,
+            model,
             pipeline=name,
-            kind="file",
+            kind=BatchKind.file,
             key=f"{block['uri']}@{block['fingerprint'][:16]}",
             source=block["uri"],
             fingerprint=block["fingerprint"],
             fmt=block["format"],
-            rules=rules,
-            key_column=key_column if key_column else None,
+            rules=spec.validation.columns if spec else None,
+            key_column=spec.deploy.batch.key if spec and spec.deploy.batch else None,
             chunk_rows=chunk_rows,
             output=str(output.resolve()) if output else None,
             progress=advance,
@@ -94,23 +78,56 @@ def predict_file(
         "output": str(output) if output else None,
     }
     if not quiet:
-        again = " (already scored by this version: nothing to do)" if result["seconds"] == 0.0 else ""
+        _report(console, summary, path, again=result["seconds"] == 0.0)
+    return summary
+
+
+@contextmanager
+def _progress(
+    console: Console, label: str, total: int | None, hidden: bool
+) -> Iterator[Callable[[int], None]]:
+    """A progress bar of rows and rows/s (on a terminal); yields the function that advances it."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.completed:,.0f} rows"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=hidden or not sys.stderr.isatty(),
+    ) as progress:
+        bar = progress.add_task("score", total=total, rate="")
+        t0 = time.perf_counter()
+
+        def advance(rows: int) -> None:
+            progress.advance(bar, rows)
+            done = progress.tasks[0].completed
+            progress.update(bar, rate=f"{done / max(time.perf_counter() - t0, 1e-9):,.0f} rows/s")
+
+        yield advance
+
+
+def _report(console: Console, summary: dict[str, Any], path: Path, again: bool) -> None:
+    name, chosen, seconds = summary["model"], summary["model_version"], summary["seconds"]
+    nothing = " (already scored by this version: nothing to do)" if again else ""
+    console.print(
+        f"[green]{summary['rows']:,} rows[/] of {path} with {name} v{chosen}: "
+        f"{summary['scored']:,} scored, {summary['rejected']:,} rejected, "
+        f"in {seconds:.1f}s ({summary['rows_per_s'] or 0:,} rows/s){nothing}",
+        soft_wrap=True,
+    )
+    console.print(f"stored in {summary['store']} (batch {summary['block']})", soft_wrap=True)
+    if summary["output"]:
+        console.print(f"written to {summary['output']}", soft_wrap=True)
+    if summary["rejected"]:
         console.print(
-            f"[green]{summary['rows']:,} rows[/] of {path} with {name} v{chosen}: "
-            f"{summary['scored']:,} scored, {summary['rejected']:,} rejected, "
-            f"in {seconds:.1f}s ({summary['rows_per_s'] or 0:,} rows/s){again}",
+            "[yellow]rejected rows are stored with their reason[/] (column `rejected` of "
+            "airfoil_predictions)",
             soft_wrap=True,
         )
-        console.print(f"stored in {summary['store']} (batch {result['block']})", soft_wrap=True)
-        if output:
-            console.print(f"written to {output}", soft_wrap=True)
-        if summary["rejected"]:
-            console.print(
-                "[yellow]rejected rows are stored with their reason[/] (column `rejected` of "
-                "airfoil_predictions)",
-                soft_wrap=True,
-            )
-    return summary
 
 
 def _rows(path: Path, fmt: str) -> int | None:

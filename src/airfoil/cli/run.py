@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from airfoil.errors import SpecError
+from airfoil.plan import DagKind
 from airfoil.spec.loader import check_imports, load_spec
 from airfoil.spec.model import FileSource, PipelineSpec
 
@@ -17,17 +18,15 @@ def check_spec(path: Path) -> PipelineSpec:
     spec = load_spec(path)
     check_imports(spec, str(path))
     if isinstance(spec.source, FileSource):
-        import fsspec
+        from airfoil.steps.readers import expand
 
-        fs, _ = fsspec.core.url_to_fs(spec.source.path)
-        pattern = spec.source.path
-        matches = fs.glob(pattern) if any(c in pattern for c in "*?[") else [pattern] * fs.exists(pattern)
-        if not matches:
-            raise SpecError(str(path), [f"source.path: {pattern!r} matches no file"])
+        fs, paths = expand(spec.source.path)
+        if not [p for p in paths if fs.exists(p)]:
+            raise SpecError(str(path), [f"source.path: {spec.source.path!r} matches no file"])
     return spec
 
 
-def run_pipeline(path: Path, only: str | None, logical_date: datetime | None = None) -> bool:
+def run_pipeline(path: Path, only: DagKind | None, logical_date: datetime | None = None) -> bool:
     """Run prepare then train (or one of them); print progress, failures and the outcome. True if ok."""
     from rich.console import Console
 
@@ -45,7 +44,7 @@ def run_pipeline(path: Path, only: str | None, logical_date: datetime | None = N
     plans = [
         p
         for p in build_plans(spec, str(spec_path))
-        if not p.dag_id.endswith("__transient") and (only is None or p.dag_id.endswith(f"__{only}"))
+        if p.kind != DagKind.transient and (only is None or p.kind == only)
     ]
     if not plans:
         raise SpecError(str(path), [f"pipeline {spec.name!r} has no {only} DAG; check deploy: in the spec"])
@@ -64,10 +63,10 @@ def run_pipeline(path: Path, only: str | None, logical_date: datetime | None = N
             from airfoil.airflow.render import render
 
             dags = [render(plan) for plan in plans]
-        outcomes = []
+        outcomes = {}
         for plan, dag in zip(plans, dags, strict=True):
             outcome = _run_with_progress(console, plan, dag, logical_date)
-            outcomes.append(outcome)
+            outcomes[plan.kind] = outcome
             if not outcome.ok:
                 _show_failure(console, outcome, log_path)
                 return False

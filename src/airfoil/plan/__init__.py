@@ -1,5 +1,6 @@
 """Spec -> plain task plan: ids, callables as strings, assets, schedules. Knows nothing of Airflow."""
 
-from airfoil.plan.build import DagPlan, TaskPlan, build_plans, dataset_asset, model_asset
+from airfoil.plan.build import DagPlan, TaskPlan, build_plans
+from airfoil.plan.names import DagKind, dag_id, dataset_asset, model_asset
 
-__all__ = ["DagPlan", "TaskPlan", "build_plans", "dataset_asset", "model_asset"]
+__all__ = ["DagKind", "DagPlan", "TaskPlan", "build_plans", "dag_id", "dataset_asset", "model_asset"]

@@ -8,17 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from airfoil.plan.names import DagKind, dag_id, dataset_asset, model_asset
 from airfoil.spec.model import PipelineSpec
-
-
-def dataset_asset(name: str) -> str:
-    """URI of the Asset a pipeline's prepare DAG emits when a new train/test split is ready."""
-    return f"airfoil://{name}/dataset"
-
-
-def model_asset(name: str) -> str:
-    """URI of the Asset emitted when a new champion is promoted."""
-    return f"airfoil://{name}/model"
 
 
 @dataclass(frozen=True)
@@ -40,7 +31,7 @@ class TaskPlan:
 class DagPlan:
     """One DAG: id, schedule (cron/preset or an Asset URI) and its tasks in dependency order."""
 
-    dag_id: str
+    kind: DagKind
     pipeline: str
     spec_path: str
     tasks: tuple[TaskPlan, ...]
@@ -49,6 +40,10 @@ class DagPlan:
     tags: tuple[str, ...] = ()
     doc: str = ""
 
+    @property
+    def dag_id(self) -> str:
+        return dag_id(self.pipeline, self.kind)
+
     def task(self, task_id: str) -> TaskPlan:
         return next(t for t in self.tasks if t.task_id == task_id)
 
@@ -56,9 +51,17 @@ class DagPlan:
 def build_plans(spec: PipelineSpec, spec_path: str) -> list[DagPlan]:
     """The DAGs of one pipeline: `<name>__prepare`, then `<name>__train` and `<name>__batch_predict`
     (mode permanent, batch configured) or `<name>__transient` (mode transient)."""
+    if spec.deploy.mode == "transient":
+        return [_prepare(spec, spec_path), _transient(spec, spec_path)]
+    if spec.deploy.batch is not None:
+        return [_prepare(spec, spec_path), _train(spec, spec_path), _batch(spec, spec_path)]
+    return [_prepare(spec, spec_path), _train(spec, spec_path)]
+
+
+def _prepare(spec: PipelineSpec, spec_path: str) -> DagPlan:
     name, retries = spec.name, spec.retries
-    prepare = DagPlan(
-        dag_id=f"{name}__prepare",
+    return DagPlan(
+        kind=DagKind.prepare,
         pipeline=name,
         spec_path=spec_path,
         schedule=spec.schedule,
@@ -88,9 +91,13 @@ def build_plans(spec: PipelineSpec, spec_path: str) -> list[DagPlan]:
             ),
         ),
     )
+
+
+def _train(spec: PipelineSpec, spec_path: str) -> DagPlan:
+    name, retries = spec.name, spec.retries
     candidates = tuple(range(len(spec.train.candidates)))
-    train = DagPlan(
-        dag_id=f"{name}__train",
+    return DagPlan(
+        kind=DagKind.train,
         pipeline=name,
         spec_path=spec_path,
         schedule_asset=dataset_asset(name),
@@ -120,14 +127,14 @@ def build_plans(spec: PipelineSpec, spec_path: str) -> list[DagPlan]:
             ),
             TaskPlan(
                 "register",
-                "airfoil.registry.register:register",
+                "airfoil.steps.register:register",
                 {"dataset": "dataset", "tuned": "tune", "evaluated": "evaluate"},
                 retries=retries,
                 doc="Log to MLflow and register a model version (once per DAG run).",
             ),
             TaskPlan(
                 "promote",
-                "airfoil.registry.promote:promote_step",
+                "airfoil.steps.promote:promote",
                 {"registered": "register"},
                 outlets=(model_asset(name),),
                 retries=retries,
@@ -135,11 +142,6 @@ def build_plans(spec: PipelineSpec, spec_path: str) -> list[DagPlan]:
             ),
         ),
     )
-    if spec.deploy.mode == "transient":
-        return [prepare, _transient(spec, spec_path)]
-    if spec.deploy.batch is not None:
-        return [prepare, train, _batch(spec, spec_path)]
-    return [prepare, train]
 
 
 def _batch(spec: PipelineSpec, spec_path: str) -> DagPlan:
@@ -147,7 +149,7 @@ def _batch(spec: PipelineSpec, spec_path: str) -> DagPlan:
     batch = spec.deploy.batch
     assert batch is not None
     return DagPlan(
-        dag_id=f"{name}__batch_predict",
+        kind=DagKind.batch_predict,
         pipeline=name,
         spec_path=spec_path,
         schedule=batch.schedule,
@@ -190,7 +192,7 @@ def _batch(spec: PipelineSpec, spec_path: str) -> DagPlan:
 def _transient(spec: PipelineSpec, spec_path: str) -> DagPlan:
     name = spec.name
     return DagPlan(
-        dag_id=f"{name}__transient",
+        kind=DagKind.transient,
         pipeline=name,
         spec_path=spec_path,
         tags=("airfoil", name, "transient"),

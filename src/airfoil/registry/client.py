@@ -1,4 +1,4 @@
-"""An MLflow client pointed at the configured tracking server and registry."""
+"""MLflow clients pointed at the configured tracking server and registry."""
 
 from __future__ import annotations
 
@@ -16,29 +16,29 @@ HISTORY_TAG = "airfoil.champion_history"
 
 
 def client(settings: Settings) -> MlflowClient:
-    """Configure MLflow for `settings` (tracking + registry URIs) and return a client."""
-    # Quiet MLflow's own chatter (alembic migrations, "registered model" notices); errors still surface.
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    """A client for `settings`' tracking store and registry; MLflow's process-wide URIs are left alone."""
+    _quiet()
+    import mlflow
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return mlflow.MlflowClient(settings.tracking_uri, settings.registry_uri)
+
+
+def use_fluent(settings: Settings) -> None:
+    """Point MLflow's fluent API (`mlflow.start_run`, `mlflow.log_*`, `log_model`) at `settings`.
+
+    Only logging a trained model needs it (`registry.runs`); everything else uses `client()`.
+    """
+    _quiet()
     import mlflow
 
     settings.home.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.registry_uri)
-    return mlflow.MlflowClient(settings.tracking_uri, settings.registry_uri)
 
 
-def experiment_id(c: MlflowClient, name: str, settings: Settings) -> str:
-    """The experiment named after the pipeline, created with artifacts under the configured root."""
-    exp = c.get_experiment_by_name(name)
-    if exp is not None:
-        return str(exp.experiment_id)
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return str(c.create_experiment(name, artifact_location=f"{settings.mlflow_artifacts}/{name}"))
-    except MlflowException:  # created concurrently by another task
-        exp = c.get_experiment_by_name(name)
-        assert exp is not None
-        return str(exp.experiment_id)
+def _quiet() -> None:
+    # Quiet MLflow's own chatter (alembic migrations, "registered model" notices); errors still surface.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")

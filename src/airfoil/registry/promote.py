@@ -12,7 +12,6 @@ from airfoil.registry.client import CHAMPION, HISTORY_TAG, client
 from airfoil.registry.versions import champion_version, get_version, registered
 from airfoil.settings import Settings
 from airfoil.spec.model import LOWER_IS_BETTER, PipelineSpec
-from airfoil.steps.context import StepContext
 
 
 @dataclass(frozen=True)
@@ -73,10 +72,10 @@ def _fmt(value: float | None) -> str:
 def smoke(settings: Settings, name: str, version: int) -> None:
     """Load a version exactly as `airfoil serve` does (every sha256, ONNX or scikit-learn) and predict
     its logged input example."""
-    from airfoil.serving.loaded import load_served
+    from airfoil.registry.loaded import load_model
 
     try:
-        load_served(settings, name, version)
+        load_model(settings, name, version)
     except AirfoilError:
         raise
     except Exception as exc:
@@ -100,7 +99,7 @@ def promote(
         history.append(version)
         c.set_registered_model_alias(name, CHAMPION, str(version))
         c.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-50:]))
-    _record(c, name, version, True, reason)
+    record_decision(c, name, version, True, reason)
     return {"name": name, "version": version, "previous": current, "promoted": True, "reason": reason}
 
 
@@ -122,12 +121,26 @@ def rollback(settings: Settings, name: str) -> dict[str, Any]:
     return {"name": name, "version": previous, "previous": current}
 
 
+def recorded_decision(settings: Settings, name: str, version: int) -> Decision | None:
+    """The gate's decision already recorded on a version (a retried promote step), or None."""
+    tags = get_version(client(settings), name, version).tags or {}
+    if "gate_passed" not in tags:
+        return None
+    return Decision(tags["gate_passed"] == "true", tags.get("gate_reason", ""))
+
+
+def reject(settings: Settings, name: str, version: int, reason: str) -> None:
+    """Record that a version failed the gate; the champion stays where it is."""
+    record_decision(client(settings), name, version, False, reason)
+
+
 def _history(c: Any, name: str) -> list[int]:
     raw = (registered(c, name).tags or {}).get(HISTORY_TAG)
     return [int(v) for v in json.loads(raw)] if raw else []
 
 
-def _record(c: Any, name: str, version: int, passed: bool, reason: str) -> None:
+def record_decision(c: Any, name: str, version: int, passed: bool, reason: str) -> None:
+    """The gate's decision on a version, as its tags (gate_passed, gate_reason, gate_at)."""
     c.set_model_version_tag(name, str(version), "gate_passed", "true" if passed else "false")
     c.set_model_version_tag(name, str(version), "gate_reason", reason[:4000])
     c.set_model_version_tag(name, str(version), "gate_at", _now())
@@ -135,28 +148,3 @@ def _record(c: Any, name: str, version: int, passed: bool, reason: str) -> None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def promote_step(ctx: StepContext, registered: dict[str, Any]) -> dict[str, Any]:
-    """Train DAG's last step: gate the version this run registered; move `champion` only if it passes."""
-    settings, spec, version = ctx.settings, ctx.spec, int(registered["version"])
-    c = client(settings)
-    tags = get_version(c, spec.name, version).tags or {}
-    if "gate_passed" in tags:  # a retry: the decision was already taken and recorded
-        passed, reason = tags["gate_passed"] == "true", tags.get("gate_reason", "")
-    else:
-        decision = gate(settings, spec, version)
-        passed, reason = decision.passed, decision.reason
-        if passed:
-            promote(settings, spec.name, version, reason, check=False)
-        else:
-            _record(c, spec.name, version, False, reason)
-    champion = champion_version(c, spec.name)
-    return {
-        "name": spec.name,
-        "version": version,
-        "promoted": passed,
-        "reason": reason,
-        "champion": champion,
-        "emit_outlets": passed,
-    }

@@ -6,10 +6,10 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airfoil.errors import RegistryError, UnsafeModelError
+from airfoil.artifacts import io, modelfile
+from airfoil.errors import DataError, RegistryError, UnsafeModelError
 from airfoil.registry.client import CHAMPION, client
 from airfoil.settings import Settings
-from airfoil.steps import io, modelfile
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -41,6 +41,17 @@ def champion_version(c: MlflowClient, name: str) -> int | None:
     aliases = registered(c, name).aliases or {}
     v = aliases.get(CHAMPION)
     return int(v) if v is not None else None
+
+
+def require_champion(settings: Settings, name: str) -> int:
+    """The champion version of `name`; a clear error when there is none to score with."""
+    version = champion_version(client(settings), name)
+    if version is None:
+        raise DataError(
+            f"model {name!r} has no champion to score with; train and promote one first "
+            f"(airfoil run <spec>, or airfoil models promote {name} VERSION)"
+        )
+    return version
 
 
 def describe(mv: Any, aliases: list[str]) -> dict[str, Any]:

@@ -23,10 +23,6 @@ class RunInfo:
     conf: dict[str, Any] = field(default_factory=dict)  # the DAG run's conf (transient requests)
 
     @property
-    def last_try(self) -> bool:
-        return self.try_number > self.max_tries
-
-    @property
     def run_key(self) -> str:
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.run_id).strip("_")
 

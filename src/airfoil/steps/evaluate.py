@@ -5,7 +5,8 @@ from __future__ import annotations
 import io as pyio
 from typing import Any
 
-from airfoil.steps import io, metrics, modelfile
+from airfoil.artifacts import io, modelfile
+from airfoil.steps import metrics
 from airfoil.steps.context import StepContext
 from airfoil.steps.model import feature_frame, positive_class
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from airfoil.artifacts import io
 from airfoil.errors import DataError
 from airfoil.spec.loader import import_callable
-from airfoil.steps import io
 from airfoil.steps.context import StepContext
 from airfoil.steps.source import read_source
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from airfoil.settings import load_settings
@@ -14,14 +16,28 @@ from airfoil.steps.context import RunInfo, StepContext
 from airfoil.steps.json import json_safe
 
 # Called with (run, state, detail); state is "running", "success" (detail: the result) or "failed"
-# (detail: the error message). In-process runs
-# (`airfoil run`) use it to draw progress; under a scheduler nobody listens and it costs nothing.
+# (detail: the error message).
 Listener = Callable[[RunInfo, str, Any], None]
-listeners: list[Listener] = []
+_listener: ContextVar[Listener | None] = ContextVar("airfoil_step_listener", default=None)
+
+
+@contextlib.contextmanager
+def listening(listener: Listener) -> Iterator[None]:
+    """Call `listener` for every step run in this thread of control while the block runs.
+
+    In-process runs (`airfoil run`, the transient worker) draw progress with it; under a scheduler
+    nobody listens and it costs nothing.
+    """
+    token = _listener.set(listener)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
 
 
 def _notify(run: RunInfo, state: str, detail: Any) -> None:
-    for listener in list(listeners):
+    listener = _listener.get()
+    if listener is not None:
         listener(run, state, detail)
 
 
@@ -32,8 +48,6 @@ def _release_cv_workers() -> None:
     supervisor (and so an executor slot) waiting 60 s for those to close. In-process runs
     (`airfoil run`, the transient worker: someone listens) keep them warm for the next task.
     """
-    import sys
-
     if "joblib" not in sys.modules:
         return
     with contextlib.suppress(Exception):
@@ -60,7 +74,7 @@ def run_step(step: str, spec_path: str, run: RunInfo, inputs: dict[str, Any]) ->
         _notify(run, "failed", str(exc) or traceback.format_exception_only(exc)[-1].strip())
         raise
     finally:
-        if not listeners:
+        if _listener.get() is None:
             _release_cv_workers()
     result = json_safe(result)
     _notify(run, "success", result)

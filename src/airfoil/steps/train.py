@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from airfoil.artifacts import io, modelfile
 from airfoil.errors import DataError
-from airfoil.steps import io, modelfile
 from airfoil.steps.context import StepContext
 from airfoil.steps.json import json_safe
 from airfoil.steps.model import build_pipeline, feature_frame, make_estimator, scorer, signed

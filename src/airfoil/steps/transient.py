@@ -14,25 +14,33 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from airfoil.artifacts import io
 from airfoil.errors import DataError
-from airfoil.steps import io, metrics, scoring
+from airfoil.registry.loaded import LoadedModel
+from airfoil.steps import metrics
+from airfoil.steps.checks import check_rows, row_count
 from airfoil.steps.context import StepContext
 from airfoil.steps.json import json_safe
 from airfoil.steps.model import feature_frame
+from airfoil.steps.predictions import prediction_table
 from airfoil.steps.train import latest_dataset, search
+from airfoil.store import BatchKind, BatchStatus, open_store
 
 
 def train_predict(ctx: StepContext) -> dict[str, Any]:
     """Train per the spec on the latest dataset, predict the request's rows, store them with lineage."""
-    from airfoil.store import open_store
-
     request_id, rows = _request(ctx.run.conf)
     store = open_store(ctx.settings)
     batch, _ = store.open_batch(
-        ctx.spec.name, "request", request_id, source="dag_run_conf", dag_id=ctx.run.dag_id
+        ctx.spec.name, BatchKind.request, request_id, source="dag_run_conf", dag_id=ctx.run.dag_id
     )
-    if batch.status == "done":  # the same request again (a re-run DAG run): not trained twice
-        return {"request_id": request_id, "status": "done", "reused": True, "rows": batch.rows_total}
+    if batch.status == BatchStatus.done:  # the same request again (a re-run DAG run): not trained twice
+        return {
+            "request_id": request_id,
+            "status": BatchStatus.done.value,
+            "reused": True,
+            "rows": batch.rows_total,
+        }
     batch = store.start(batch.id, restart=True, dag_id=ctx.run.dag_id, dag_run_id=ctx.run.run_id)
     try:
         table, lineage, classes = _train_and_predict(ctx, request_id, rows)
@@ -40,7 +48,7 @@ def train_predict(ctx: StepContext) -> dict[str, Any]:
         store.write_chunk(batch.id, table, 0, done=True)
     except BaseException as exc:
         reason = str(exc) if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
-        store.finish(batch.id, "failed", error=reason[:4000] or type(exc).__name__)
+        store.finish(batch.id, BatchStatus.failed, error=reason[:4000] or type(exc).__name__)
         raise
     done = store.batch_by_id(batch.id)
     return {
@@ -61,10 +69,12 @@ def _request(conf: dict[str, Any]) -> tuple[str, dict[str, list[Any]]]:
             'a transient DAG run needs {"request_id": "...", "rows": {column: [values]}} in its conf; '
             "the conf has no request_id"
         )
-    if not isinstance(rows, dict) or not rows or not all(isinstance(v, list) for v in rows.values()):
+    if not isinstance(rows, dict) or not rows:
         raise DataError(f"request {request_id!r}: conf.rows must be an object {{column: [values]}}")
-    if len({len(v) for v in rows.values()}) != 1 or not next(iter(rows.values())):
-        raise DataError(f"request {request_id!r}: conf.rows columns must hold the same number (>0) of values")
+    try:
+        row_count(rows)
+    except DataError as exc:
+        raise DataError(f"request {request_id!r}: conf.rows: {exc}") from None
     return request_id, rows
 
 
@@ -75,8 +85,7 @@ def _train_and_predict(
     import sklearn
 
     from airfoil import __version__
-    from airfoil.registry import onnx
-    from airfoil.serving.loaded import Served
+    from airfoil.artifacts import onnx
 
     spec = ctx.spec
     dataset = latest_dataset(ctx)
@@ -92,26 +101,15 @@ def _train_and_predict(
 
     rules = spec.validation.columns
     columns = onnx.input_schema(X, rules)
-    classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
-    served = Served(
-        name=spec.name,
-        version=0,
-        task=spec.task,
-        columns=columns,
-        classes=classes,
-        backend="sklearn",
-        metrics=holdout,
-        _model=model,
-    )
-    checked = scoring.check_rows(_arrow(rows, columns), columns, rules)
+    loaded = LoadedModel.from_estimator(spec.name, spec.task, columns, holdout, model)
+    classes = loaded.classes
+    checked = check_rows(_arrow(rows, columns), columns, rules)
     n = len(checked.ok)
     if checked.ok.any():
-        labels, proba = served.predict_arrays(checked.values)
+        labels, proba = loaded.predict_arrays(checked.values)
     else:  # every row rejected: nothing to predict
         labels, proba = np.array([], dtype=object), None
-    table = scoring.prediction_table(
-        checked, np.asarray(labels), proba, classes=classes, row_index=np.arange(n)
-    )
+    table = prediction_table(checked, np.asarray(labels), proba, classes=classes, row_index=np.arange(n))
     known = {c["name"] for c in columns}
     lineage = {
         "request_id": request_id,

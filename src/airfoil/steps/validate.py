@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airfoil.artifacts import io
 from airfoil.errors import DataValidationError
 from airfoil.spec.model import ColumnRule
-from airfoil.steps import io
 from airfoil.steps.context import StepContext
 
 if TYPE_CHECKING:

@@ -1,17 +1,11 @@
-"""The prediction store: SQLAlchemy for the schema (Alembic) and small writes, Arrow bulk loads for rows.
-
-Rows arrive in chunks of up to ~100k as Arrow tables. They are loaded into a temporary table with
-ADBC (SQLite: prepared inserts in C; PostgreSQL: binary COPY) and merged with one
-`INSERT ... SELECT ... ON CONFLICT (batch_id, row_index) DO UPDATE`, in the same transaction as
-the batch's progress counters: a chunk is either stored with its progress or not at all.
+"""The prediction store: batches (the block ledger, scored files, transient requests) and their
+predictions, in SQLite or PostgreSQL through SQLAlchemy; rows arrive in bulk (`store.bulk`), the
+schema is versioned with Alembic (`store.migrate`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from airfoil.errors import AirfoilError
-from airfoil.store.schema import PREDICTION_COLUMNS, batches, predictions
+from airfoil.store import migrate
+from airfoil.store.bulk import BulkLoader
+from airfoil.store.schema import BatchKind, BatchStatus, batches, predictions
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from airfoil.settings import Settings
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class StoreError(AirfoilError):
@@ -40,9 +34,9 @@ class Batch:
 
     id: int
     pipeline: str
-    kind: str
+    kind: BatchKind
     batch_key: str
-    status: str
+    status: BatchStatus
     source: str | None
     fingerprint: str | None
     model_version: int | None
@@ -57,13 +51,6 @@ class Batch:
     error: str | None
     created_at: datetime
     updated_at: datetime
-
-    def describe(self) -> dict[str, Any]:
-        """JSON-able summary."""
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        out["created_at"] = self.created_at.isoformat()
-        out["updated_at"] = self.updated_at.isoformat()
-        return out
 
 
 def _now() -> datetime:
@@ -93,58 +80,18 @@ class PredictionStore:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = sa.create_engine(parsed, pool_pre_ping=True)
-        self._bulk: Any = None
-        self._bulk_lock = threading.Lock()
+        self._bulk = BulkLoader(parsed)
 
     # --- schema ----------------------------------------------------------------------------------
     def upgrade(self) -> None:
         """Create or upgrade the schema to the newest revision (Alembic), once per database."""
-        from alembic import command
-        from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
-
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        head = ScriptDirectory.from_config(cfg).get_current_head()
-        with self._migration_lock(), self.engine.begin() as conn:
-            current = MigrationContext.configure(
-                conn, opts={"version_table": "airfoil_alembic_version"}
-            ).get_current_revision()
-            if current == head:
-                return
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        migrate.upgrade(self.engine)
 
     def revision(self) -> str | None:
-        from alembic.runtime.migration import MigrationContext
-
-        with self.engine.connect() as conn:
-            return MigrationContext.configure(
-                conn, opts={"version_table": "airfoil_alembic_version"}
-            ).get_current_revision()
-
-    @contextlib.contextmanager
-    def _migration_lock(self) -> Iterator[None]:
-        """One migration at a time: a file lock beside an SQLite file, an advisory lock on PostgreSQL."""
-        if self.dialect == "sqlite":
-            with open(f"{self.url.database}.lock", "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
-        else:
-            with self.engine.connect() as conn:
-                conn.execute(sa.text("SELECT pg_advisory_lock(74201)"))
-                try:
-                    yield
-                finally:
-                    conn.execute(sa.text("SELECT pg_advisory_unlock(74201)"))
-                    conn.commit()
+        return migrate.revision(self.engine)
 
     # --- batches ---------------------------------------------------------------------------------
-    def batch(self, pipeline: str, kind: str, key: str) -> Batch | None:
+    def batch(self, pipeline: str, kind: BatchKind, key: str) -> Batch | None:
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(batches).where(
@@ -165,18 +112,20 @@ class PredictionStore:
         """A transient request by its id, whatever the pipeline."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(batches).where(batches.c.kind == "request", batches.c.batch_key == request_id)
+                sa.select(batches).where(
+                    batches.c.kind == BatchKind.request, batches.c.batch_key == request_id
+                )
             ).first()
         return _batch(row)
 
-    def batches(self, pipeline: str, kind: str | None = None) -> list[Batch]:
+    def batches(self, pipeline: str, kind: BatchKind | None = None) -> list[Batch]:
         query = sa.select(batches).where(batches.c.pipeline == pipeline).order_by(batches.c.id)
         if kind is not None:
             query = query.where(batches.c.kind == kind)
         with self.engine.connect() as conn:
             return [b for b in map(_batch, conn.execute(query)) if b is not None]
 
-    def open_batch(self, pipeline: str, kind: str, key: str, **fields: Any) -> tuple[Batch, bool]:
+    def open_batch(self, pipeline: str, kind: BatchKind, key: str, **fields: Any) -> tuple[Batch, bool]:
         """The batch (pipeline, kind, key), created as `pending` with `fields` if new; (batch, created)."""
         existing = self.batch(pipeline, kind, key)
         if existing is not None:
@@ -189,7 +138,7 @@ class PredictionStore:
                         pipeline=pipeline,
                         kind=kind,
                         batch_key=key,
-                        status="pending",
+                        status=BatchStatus.pending,
                         created_at=now,
                         updated_at=now,
                         **fields,
@@ -206,14 +155,19 @@ class PredictionStore:
     def start(self, batch_id: int, restart: bool, **fields: Any) -> Batch:
         """Mark a batch running. With `restart`, drop what an earlier attempt stored and count from zero."""
         with self.engine.begin() as conn:
-            values: dict[str, Any] = {"status": "running", "error": None, "updated_at": _now(), **fields}
+            values: dict[str, Any] = {
+                "status": BatchStatus.running,
+                "error": None,
+                "updated_at": _now(),
+                **fields,
+            }
             if restart:
                 conn.execute(predictions.delete().where(predictions.c.batch_id == batch_id))
                 values |= {"rows_total": 0, "rows_scored": 0, "rows_rejected": 0, "chunks_done": 0}
             conn.execute(batches.update().where(batches.c.id == batch_id).values(**values))
         return self.batch_by_id(batch_id)
 
-    def finish(self, batch_id: int, status: str, **fields: Any) -> Batch:
+    def finish(self, batch_id: int, status: BatchStatus, **fields: Any) -> Batch:
         """Set the final status (done / failed) and any other fields (error, lineage, rows_total)."""
         with self.engine.begin() as conn:
             conn.execute(
@@ -236,75 +190,7 @@ class PredictionStore:
         With `done`, the batch is marked done in the same transaction (a transient request's
         predictions and its `done` status appear together or not at all).
         """
-        import pyarrow.compute as pc
-
-        rejected = int(pc.sum(pc.is_valid(rows["rejected"])).as_py() or 0)
-        scored = rows.num_rows - rejected
-        sets = {
-            "rows_total": f"rows_total + {rows.num_rows}",
-            "rows_scored": f"rows_scored + {scored}",
-            "rows_rejected": f"rows_rejected + {rejected}",
-            "chunks_done": str(chunk + 1),
-            "updated_at": "CURRENT_TIMESTAMP",
-        }
-        columns = ", ".join(PREDICTION_COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in PREDICTION_COLUMNS[1:])
-        with self._bulk_cursor() as cur:
-            cur.adbc_ingest(
-                "airfoil_stage", rows.select(list(PREDICTION_COLUMNS)), mode="replace", temporary=True
-            )
-            cur.execute(
-                f"INSERT INTO airfoil_predictions (batch_id, {columns}) "
-                f"SELECT {int(batch_id)}, {columns} FROM airfoil_stage WHERE true "
-                f"ON CONFLICT (batch_id, row_index) DO UPDATE SET {updates}"
-            )
-            assignments = ", ".join(f"{k} = {v}" for k, v in sets.items())
-            if done:
-                assignments += ", status = 'done'"
-            cur.execute(f"UPDATE airfoil_batches SET {assignments} WHERE id = {int(batch_id)}")
-
-    @contextlib.contextmanager
-    def _bulk_cursor(self) -> Iterator[Any]:
-        """A cursor on the bulk-load connection (ADBC), committed on success, rolled back on error."""
-        with self._bulk_lock:
-            if self._bulk is None:
-                self._bulk = self._connect_bulk()
-            conn = self._bulk
-            cur = conn.cursor()
-            try:
-                yield cur
-                conn.adbc_connection.commit()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    conn.adbc_connection.rollback()
-                raise
-            finally:
-                cur.close()
-
-    def _connect_bulk(self) -> Any:
-        if self.dialect == "sqlite":
-            import adbc_driver_sqlite.dbapi as adbc_sqlite
-
-            # Pragmas need autocommit; transactions are then driven on the ADBC connection itself.
-            conn = adbc_sqlite.connect(str(self.url.database), autocommit=True)
-            cur = conn.cursor()
-            cur.execute("PRAGMA busy_timeout = 60000")
-            cur.execute(
-                "PRAGMA synchronous = NORMAL"
-            )  # safe with WAL: a crash loses no committed chunk's order
-            cur.execute("PRAGMA cache_size = -65536")  # 64 MiB of pages for the predictions B-tree
-            cur.execute("PRAGMA temp_store = MEMORY")  # the staging table of one chunk
-            # Checkpoint the WAL every ~160 MiB instead of every 4 MiB: pages are copied back
-            # in large sequential runs rather than after every chunk.
-            cur.execute("PRAGMA wal_autocheckpoint = 10000")
-            cur.close()
-            conn.adbc_connection.set_autocommit(False)
-            return conn
-        import adbc_driver_postgresql.dbapi as adbc_pg
-
-        # libpq takes the URL without SQLAlchemy's "+driver" part.
-        uri = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return adbc_pg.connect(uri)
+        self._bulk.write_chunk(batch_id, rows, chunk, done=done)
 
     def predictions(self, batch_id: int, limit: int | None = None) -> list[dict[str, Any]]:
         """Stored rows of a batch in row order."""
@@ -334,11 +220,7 @@ class PredictionStore:
         return {"rows": int(row.rows), "scored": int(row.rows - row.rejected), "rejected": int(row.rejected)}
 
     def close(self) -> None:
-        with self._bulk_lock:
-            if self._bulk is not None:
-                with contextlib.suppress(Exception):
-                    self._bulk.close()
-                self._bulk = None
+        self._bulk.close()
         self.engine.dispose()
 
 
@@ -355,28 +237,51 @@ def _batch(row: Any) -> Batch | None:
     if row is None:
         return None
     data = dict(row._mapping)
+    data["kind"], data["status"] = BatchKind(data["kind"]), BatchStatus(data["status"])
     for k in ("created_at", "updated_at"):
         if data[k] is not None and data[k].tzinfo is None:  # SQLite keeps no time zone
             data[k] = data[k].replace(tzinfo=UTC)
     return Batch(**data)
 
 
-_STORES: dict[str, PredictionStore] = {}
-_STORES_LOCK = threading.Lock()
+class _Stores:
+    """The process's open stores, one per URL: they hold connection pools worth reusing."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, PredictionStore] = {}
+        self._lock = threading.Lock()
+
+    def get(self, settings: Settings) -> PredictionStore:
+        with self._lock:
+            store = self._open.get(settings.store_url)
+            if store is None:
+                store = PredictionStore(settings.store_url)
+                try:
+                    store.upgrade()
+                except sa.exc.OperationalError as exc:
+                    raise StoreError(
+                        f"cannot open the prediction store "
+                        f"{store.url.render_as_string(hide_password=True)}: {exc.orig}; "
+                        "check AIRFOIL_STORE_URL and that the database is running"
+                    ) from exc
+                self._open[settings.store_url] = store
+            return store
+
+    def close_all(self) -> None:
+        with self._lock:
+            for store in self._open.values():
+                store.close()
+            self._open.clear()
+
+
+_stores = _Stores()
 
 
 def open_store(settings: Settings) -> PredictionStore:
     """The process's store for `settings.store_url`, its schema upgraded to the newest revision."""
-    with _STORES_LOCK:
-        store = _STORES.get(settings.store_url)
-        if store is None:
-            store = PredictionStore(settings.store_url)
-            try:
-                store.upgrade()
-            except sa.exc.OperationalError as exc:
-                raise StoreError(
-                    f"cannot open the prediction store {store.url.render_as_string(hide_password=True)}: "
-                    f"{exc.orig}; check AIRFOIL_STORE_URL and that the database is running"
-                ) from exc
-            _STORES[settings.store_url] = store
-        return store
+    return _stores.get(settings)
+
+
+def close_all() -> None:
+    """Close every store `open_store` opened in this process (their pools and bulk connections)."""
+    _stores.close_all()

@@ -9,21 +9,41 @@ their id holds the content fingerprint); `row_id` keeps the spec's `deploy.batch
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import sqlalchemy as sa
 
-metadata = sa.MetaData()
 
-KINDS = ("block", "file", "request")
-STATUSES = ("pending", "running", "done", "failed")
+class BatchKind(StrEnum):
+    """What one row of `airfoil_batches` is."""
+
+    block = "block"  # an input block of a `<name>__batch_predict` run
+    file = "file"  # a file scored by `airfoil predict`
+    request = "request"  # a transient request
+
+
+class BatchStatus(StrEnum):
+    pending = "pending"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        """Nothing will change the batch any more."""
+        return self in (BatchStatus.done, BatchStatus.failed)
+
+
+metadata = sa.MetaData()
 
 batches = sa.Table(
     "airfoil_batches",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("pipeline", sa.String(200), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),  # block | file | request
+    sa.Column("kind", sa.String(16), nullable=False),  # BatchKind
     sa.Column("batch_key", sa.String(300), nullable=False),  # block id or request id
-    sa.Column("status", sa.String(16), nullable=False),  # pending | running | done | failed
+    sa.Column("status", sa.String(16), nullable=False),  # BatchStatus
     sa.Column("source", sa.Text),  # file / URL / query the rows came from
     sa.Column("fingerprint", sa.String(64)),  # sha256 of the block's bytes
     sa.Column("model_version", sa.Integer),  # registered version that scored it (null: transient)

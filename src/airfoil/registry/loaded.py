@@ -1,0 +1,169 @@
+"""A model ready to predict: a registered version loaded with every sha256 checked, or a model just
+trained in memory (transient). Batch scoring, the prediction API and the gate's smoke test share it.
+
+`LoadedModel.predict_arrays` runs the verified ONNX graph when the version has one, scikit-learn
+otherwise. `ModelCache` keeps a few loaded versions, least recently used out first.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airfoil.artifacts import io, modelfile, onnx
+from airfoil.errors import RegistryError
+from airfoil.registry.versions import load_version
+
+if TYPE_CHECKING:
+    from airfoil.settings import Settings
+
+
+@dataclass
+class LoadedModel:
+    """One model. Immutable once built: a swap replaces the whole object."""
+
+    name: str
+    version: int | None  # None: trained in memory for one transient request, never registered
+    task: str
+    columns: list[dict[str, Any]]  # {"name", "type": number|string, "nullable"}
+    classes: list[Any]
+    backend: str  # "onnx" or "sklearn"
+    metrics: dict[str, float]
+    since: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    _model: Any = None
+    _session: Any = None
+    _columns: list[tuple[str, str]] = field(init=False)  # (name, type) pairs for the hot path
+
+    def __post_init__(self) -> None:
+        self._columns = [(c["name"], c["type"]) for c in self.columns]
+
+    @classmethod
+    def from_estimator(
+        cls, name: str, task: str, columns: list[dict[str, Any]], metrics: dict[str, float], estimator: Any
+    ) -> LoadedModel:
+        """A fitted scikit-learn pipeline held in memory only (a transient model)."""
+        classes = [c.item() if hasattr(c, "item") else c for c in getattr(estimator, "classes_", [])]
+        return cls(name, None, task, columns, classes, "sklearn", metrics, _model=estimator)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c["name"] for c in self.columns]
+
+    def predict(self, values: dict[str, Any]) -> tuple[list[Any], list[list[float]] | None]:
+        """Predictions (and class probabilities) for columns of equal length."""
+        labels, proba = self.predict_arrays(values)
+        return labels.tolist(), None if proba is None else proba.tolist()
+
+    def predict_arrays(self, values: dict[str, Any]) -> tuple[Any, Any]:
+        """numpy labels [n] and class probabilities [n, classes] (None for regression)."""
+        if self._session is not None:
+            out = self._session.run(None, onnx.feeds(self._columns, values))
+            proba = out[1] if len(out) > 1 and self.task == "classification" else None
+            return out[0].ravel(), proba
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            {
+                c: pd.Series(values[c], dtype="float64" if kind == "number" else "object")
+                for c, kind in self._columns
+            }
+        )
+        labels = self._model.predict(frame)
+        proba = self._model.predict_proba(frame) if hasattr(self._model, "predict_proba") else None
+        return labels, proba
+
+
+def load_model(settings: Settings, name: str, version: int) -> LoadedModel:
+    """Load and check a version: sha256 of every artifact, then a smoke prediction of its input example."""
+    # The model file's sha256 is checked here; it is only deserialized (skops: seconds of imports)
+    # when there is no verified ONNX graph to serve.
+    model, info = load_version(settings, name, version, deserialize=False)
+    tags = info["tags"]
+    example = info["input_example"]
+    if tags.get("serving_uri"):
+        meta = io.read_json(tags["serving_uri"], tags.get("serving_sha256"))
+        columns, classes, report = meta["columns"], meta["classes"], meta["onnx"]
+    else:  # registered before serving metadata existed: schema from the input example
+        columns = [
+            {"name": str(c), "type": onnx.input_kind(example[c].dtype), "nullable": True} for c in example
+        ]
+        if model is None:
+            model = modelfile.load(info["model_ref"])
+        classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
+        report = {"status": "absent"}
+    session = None
+    if report.get("status") == "verified":
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1  # one request is small; parallelism comes from workers
+        opts.inter_op_num_threads = 1
+        session = ort.InferenceSession(
+            io.read_bytes(report["uri"], report["sha256"]), opts, providers=["CPUExecutionProvider"]
+        )
+    if session is None and model is None:
+        model = modelfile.load(info["model_ref"])
+    loaded = LoadedModel(
+        name=name,
+        version=int(version),
+        task="classification" if classes else "regression",
+        columns=columns,
+        classes=classes,
+        backend="onnx" if session is not None else "sklearn",
+        metrics=json.loads(tags.get("test_metrics", "{}")),
+        _model=model,
+        _session=session,
+    )
+    _smoke(loaded, example)
+    return loaded
+
+
+def _smoke(model: LoadedModel, example: Any) -> None:
+    if example is None:
+        raise RegistryError(f"{model.name} v{model.version} has no input example to smoke-test")
+    values = {c: example[c].tolist() for c in model.column_names}
+    labels, _ = model.predict(values)
+    if len(labels) != len(example):
+        raise RegistryError(f"{model.name} v{model.version}: smoke prediction returned {len(labels)} rows")
+
+
+class ModelCache:
+    """Loaded versions by (registry, name, version); beyond `size`, the least recently used is dropped."""
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self._models: OrderedDict[tuple[str, str, int], LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def peek(self, settings: Settings, name: str, version: int) -> LoadedModel | None:
+        """The version if it is loaded already; never calls the registry."""
+        key = (settings.registry_uri, name, version)
+        with self._lock:
+            found = self._models.get(key)
+            if found is not None:
+                self._models.move_to_end(key)
+            return found
+
+    def put(self, settings: Settings, model: LoadedModel) -> None:
+        assert model.version is not None, "only registered versions are cached"
+        with self._lock:
+            self._models[(settings.registry_uri, model.name, model.version)] = model
+            while len(self._models) > self.size:
+                self._models.popitem(last=False)
+
+    def get(self, settings: Settings, name: str, version: int) -> LoadedModel:
+        """The version, loaded (and checked) on first use."""
+        found = self.peek(settings, name, version)
+        if found is None:
+            found = load_model(settings, name, version)
+            self.put(settings, found)
+        return found
+
+
+# The versions this process scored with lately: a batch run in one process (`airfoil run`,
+# `airfoil predict`) loads its champion once for all of its blocks.
+process_models = ModelCache(size=4)

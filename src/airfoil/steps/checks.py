@@ -1,0 +1,257 @@
+"""Check input against a model's input schema ({name, type, nullable} per column) and the spec's
+column rules. Two front-ends over one schema:
+
+- `check_rows`, for chunks of a file or a transient request (Arrow): every row is checked, a row
+  that does not fit is rejected with its reason, the others are scored. A chunk of 100k rows costs
+  no Python per row unless rows are rejected (then only those are looked at, to name the value).
+- `check_values`, for a prediction request (JSON columns): the first problem refuses the request,
+  naming the column and the row. JSON has no column types, so it is strict: a number column takes
+  numbers only (no text, no booleans), a text column text only.
+
+Both start from the same rules: `missing_columns` and `row_count`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from airfoil.errors import DataError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from airfoil.spec.model import ColumnRule
+
+
+@dataclass
+class Checked:
+    """A checked chunk: the good rows' values per column, which rows are good, why the others are not."""
+
+    values: dict[str, Any]  # column -> float64 or object array, good rows only
+    ok: np.ndarray  # bool [n]
+    reasons: np.ndarray  # object [n]: None for good rows, else the first problem found
+
+    @property
+    def rejected(self) -> int:
+        return int((~self.ok).sum())
+
+
+class TooManyRows(DataError):
+    """More rows than a limit allows (the API answers 413)."""
+
+
+def missing_columns(available: Iterable[str], columns: list[dict[str, Any]]) -> list[str]:
+    """The model's columns that `available` lacks, in the model's order."""
+    have = set(available)
+    return [c["name"] for c in columns if c["name"] not in have]
+
+
+def row_count(values: dict[str, Any], max_rows: int | None = None) -> int:
+    """The rows of {column: [values]}: every column a list, all of one length, at least one row."""
+    lengths = {len(v) if isinstance(v, list) else -1 for v in values.values()}
+    if -1 in lengths:
+        raise DataError("every column must be a list of values")
+    if len(lengths) > 1:
+        raise DataError(
+            f"columns have different lengths {sorted(lengths)}; every column needs one value per row"
+        )
+    n = lengths.pop() if lengths else 0
+    if n == 0:
+        raise DataError("the batch is empty (no rows): send at least one row")
+    if max_rows is not None and n > max_rows:
+        raise TooManyRows(f"{n} rows is more than the limit of {max_rows} per request; split the batch")
+    return n
+
+
+def check_rows(
+    table: pa.Table | pa.RecordBatch,
+    columns: list[dict[str, Any]],
+    rules: dict[str, ColumnRule] | None = None,
+) -> Checked:
+    """Check every row against the model's columns ({name, type, nullable}) and the spec's column rules.
+
+    A missing column is the input's fault, not a row's: it raises `DataError`. Values that cannot
+    be used (text in a number column, a null where none is allowed, infinities, values outside the
+    spec's min/max/allowed) reject their row with a reason.
+    """
+    missing = missing_columns(list(table.schema.names), columns)
+    if missing:
+        raise DataError(
+            f"the input has no column(s) {missing}; the model takes {[c['name'] for c in columns]}"
+        )
+    n = table.num_rows
+    reasons = _Reasons(n)
+    raw: dict[str, Any] = {}
+    for col in columns:
+        name = col["name"]
+        rule = (rules or {}).get(name)
+        arr = table.column(name)
+        if col["type"] == "number":
+            raw[name] = _numbers(name, arr, bool(col.get("nullable", True)), rule, reasons)
+        else:
+            raw[name] = _strings(name, arr, bool(col.get("nullable", True)), rule, reasons)
+    ok = ~reasons.bad
+    if not reasons.bad.any():
+        return Checked(raw, ok, reasons.text)
+    return Checked({k: v[ok] for k, v in raw.items()}, ok, reasons.text)
+
+
+class _Reasons:
+    """The first problem of each row (`text`) and which rows have one (`bad`)."""
+
+    def __init__(self, n: int):
+        self.text = np.full(n, None, dtype=object)
+        self.bad = np.zeros(n, dtype=bool)
+
+    def reject(self, i: int, message: str) -> None:
+        if not self.bad[i]:
+            self.bad[i] = True
+            self.text[i] = message
+
+
+def _reject(reasons: _Reasons, mask: np.ndarray, message: Any) -> None:
+    """Give rows in `mask` that have no reason yet `message(i)` (a callable on the row) or the text."""
+    for i in np.flatnonzero(mask & ~reasons.bad):
+        reasons.reject(int(i), message(i) if callable(message) else message)
+
+
+def _numbers(name: str, arr: Any, nullable: bool, rule: ColumnRule | None, reasons: _Reasons) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        try:
+            arr = pc.cast(arr, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # some values are not numbers
+            text = arr.to_numpy(zero_copy_only=False)
+            values = np.full(len(text), np.nan)
+            for i, v in enumerate(text):
+                if v is None or v == "":
+                    continue
+                try:
+                    values[i] = float(v)
+                except ValueError:
+                    reasons.reject(i, f"{name}: {v!r} is not a number")
+            return _number_rules(name, values, nullable, rule, reasons)
+    elif not (
+        pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_boolean(arr.type)
+    ):
+        if pa.types.is_null(arr.type):
+            values = np.full(len(arr), np.nan)
+            return _number_rules(name, values, nullable, rule, reasons)
+        raise DataError(f"column {name!r} holds {arr.type}, but the model takes numbers")
+    values = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)  # nulls become NaN
+    return _number_rules(name, values, nullable, rule, reasons)
+
+
+def _number_rules(
+    name: str, values: np.ndarray, nullable: bool, rule: ColumnRule | None, reasons: _Reasons
+) -> np.ndarray:
+    if np.isfinite(values).all() and (rule is None or (rule.min is None and rule.max is None)):
+        return values  # the usual case: one check
+    nan = np.isnan(values)
+    if not nullable and nan.any():
+        _reject(reasons, nan, f"{name}: missing value, and the model's column allows none")
+    inf = np.isinf(values)
+    if inf.any():
+        _reject(reasons, inf, f"{name}: infinite value")
+    if rule is not None and rule.min is not None:
+        _reject(
+            reasons, values < rule.min, lambda i: f"{name}: {values[i]:g} is below the minimum {rule.min:g}"
+        )
+    if rule is not None and rule.max is not None:
+        _reject(
+            reasons, values > rule.max, lambda i: f"{name}: {values[i]:g} is above the maximum {rule.max:g}"
+        )
+    return values
+
+
+def _strings(name: str, arr: Any, nullable: bool, rule: ColumnRule | None, reasons: _Reasons) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.cast(arr, pa.string())  # category codes stored as numbers, booleans: their text
+    values = arr.to_numpy(zero_copy_only=False)
+    if arr.null_count and not nullable:
+        _reject(
+            reasons,
+            pc.is_null(arr).to_numpy(zero_copy_only=False),
+            f"{name}: missing value, and the model's column allows none",
+        )
+    if rule is not None and rule.allowed is not None:
+        allowed = pa.array([str(a) for a in rule.allowed], pa.string())
+        bad = pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, value_set=allowed)))
+        _reject(
+            reasons,
+            bad.to_numpy(zero_copy_only=False),
+            lambda i: f"{name}: {values[i]!r} is not one of the allowed values {rule.allowed}",
+        )
+    return values
+
+
+# --- JSON request values --------------------------------------------------------------------------------
+def check_values(values: dict[str, Any], columns: list[dict[str, Any]], max_rows: int) -> dict[str, Any]:
+    """Exactly the model's columns, equal lengths within `max_rows`, values of the right type; the
+    number columns as float64 arrays."""
+    names = [c["name"] for c in columns]
+    missing = missing_columns(values, columns)
+    if missing:
+        raise DataError(f"missing column(s) {missing}; the model takes {names}")
+    known = set(names)
+    extra = [c for c in values if c not in known]
+    if extra:
+        raise DataError(f"unknown column(s) {extra}; the model takes {names}")
+    row_count(values, max_rows)
+    out: dict[str, Any] = {}
+    for col in columns:
+        name, raw = col["name"], values[col["name"]]
+        out[name] = (
+            _json_numbers(name, raw, col["nullable"])
+            if col["type"] == "number"
+            else _json_strings(name, raw, col)
+        )
+    return out
+
+
+def _json_numbers(name: str, raw: list[Any], nullable: bool) -> Any:
+    try:
+        arr = np.asarray(raw)
+    except ValueError:  # ragged nested lists
+        arr = np.asarray(raw, dtype=object)
+    # text, booleans, nulls, nested lists: look closer (numpy turns [True, 2.5] into [1.0, 2.5])
+    if arr.dtype.kind not in "fiu" or arr.ndim != 1 or bool in set(map(type, raw)):
+        bad = next(
+            (v for v in raw if v is not None and (isinstance(v, bool) or not isinstance(v, int | float))),
+            None,
+        )
+        if bad is not None:
+            raise DataError(f"column {name!r}: expected a number, got {bad!r}")
+        arr = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
+    arr = arr.astype(np.float64, copy=False)
+    if np.isfinite(arr).all():  # the usual case: one check, not two
+        return arr
+    if not nullable and np.isnan(arr).any():
+        raise DataError(
+            f"column {name!r}: missing value (null/NaN) in row {int(np.isnan(arr).argmax())}, "
+            "but this column does not allow them"
+        )
+    if np.isinf(arr).any():
+        raise DataError(f"column {name!r}: infinite value in row {int(np.isinf(arr).argmax())}")
+    return arr
+
+
+def _json_strings(name: str, raw: list[Any], col: dict[str, Any]) -> list[Any]:
+    for i, v in enumerate(raw):
+        if v is None:
+            if not col["nullable"]:
+                raise DataError(
+                    f"column {name!r}: missing value in row {i}, but this column does not allow them"
+                )
+        elif not isinstance(v, str):
+            raise DataError(f"column {name!r}: expected text, got {v!r} in row {i}")
+    return raw
