@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from airfoil.plan import DagKind
+from airfoil.plan import DagKind, dag_id
 from airfoil.settings import Settings
 from airfoil.spec.model import PipelineSpec
 
@@ -116,7 +116,10 @@ def where_to_look(settings: Settings, name: str, transient: bool = False) -> lis
     if transient:
         looks += [
             ("serve", f"AIRFOIL_HOME={home} airfoil serve  # then POST /v1/models/{name}/transient"),
-            ("one request", f"airfoil transient run <spec> --conf-file request.json  # {name}__transient"),
+            (
+                "one request",
+                f"airfoil transient run <spec> --conf-file request.json  # {dag_id(name, DagKind.transient)}",
+            ),
         ]
     else:
         looks += [
