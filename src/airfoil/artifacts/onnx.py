@@ -8,6 +8,7 @@ op is float32-only, and float32 would move tree split decisions.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import Any
@@ -141,14 +142,9 @@ def _is_tree(estimator: Any) -> bool:
     return isinstance(estimator, BaseEnsemble | BaseDecisionTree) or "Boost" in name or "Forest" in name
 
 
-_registered = False
-
-
+@functools.cache  # once per process: it replaces a converter in skl2onnx's registry
 def _register_imputer() -> None:
     """Replace skl2onnx's SimpleImputer converter with one that keeps float64 and handles strings."""
-    global _registered
-    if _registered:
-        return
     from skl2onnx import update_registered_converter
     from skl2onnx.shape_calculators.imputer import calculate_sklearn_imputer_output_shapes
     from sklearn.impute import SimpleImputer
@@ -156,7 +152,6 @@ def _register_imputer() -> None:
     update_registered_converter(
         SimpleImputer, "SklearnSimpleImputer", calculate_sklearn_imputer_output_shapes, _convert_imputer
     )
-    _registered = True
 
 
 def _convert_imputer(scope: Any, operator: Any, container: Any) -> None:

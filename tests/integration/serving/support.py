@@ -105,6 +105,13 @@ def predicted(response: httpx.Response, output: str = "predict") -> list[Any]:
     return list(out["data"])
 
 
+def bad_cases(cases: list[tuple[str, str, Any, str]]) -> list[Any]:
+    """(id, path, body, needle) rows as pytest params of a bad-input test."""
+    import pytest
+
+    return [pytest.param(path, body, needle, id=case) for case, path, body, needle in cases]
+
+
 def assert_bad_input(api: httpx.Client, path: str, body: Any, needle: str) -> None:
     """400 with a message naming the field."""
     r = api.post(path, json=body)

@@ -22,6 +22,7 @@ from tests.integration.serving.support import (
     INVOKE,
     assert_bad_input,
     assert_no_internal_error,
+    bad_cases,
     columns_of,
     oip,
     predicted,
@@ -124,7 +125,7 @@ def _bad_cases() -> list[Any]:
             "Origin",
         ),
     ]
-    return [pytest.param(path, body, needle, id=case) for case, path, body, needle in cases]
+    return bad_cases(cases)
 
 
 @pytest.mark.parametrize(("path", "body", "needle"), _bad_cases())

@@ -24,6 +24,7 @@ from tests.integration.serving.support import (
     INFER,
     assert_bad_input,
     assert_no_internal_error,
+    bad_cases,
     columns_of,
     oip,
     predicted,
@@ -305,7 +306,7 @@ def _bad_cases() -> list[Any]:
         ("oip-bad-version", f"/v2/models/{BC}/versions/one/infer", BC_OIP, "version"),
         ("oip-unicode-digit-version", f"/v2/models/{BC}/versions/\u00b2/infer", BC_OIP, "version"),
     ]
-    return [pytest.param(path, body, needle, id=case) for case, path, body, needle in cases]
+    return bad_cases(cases)
 
 
 @pytest.mark.parametrize(("path", "body", "needle"), _bad_cases())
