@@ -37,9 +37,11 @@ class LoadedModel:
     _model: Any = None
     _session: Any = None
     _columns: list[tuple[str, str]] = field(init=False)  # (name, type) pairs for the hot path
+    _names: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self._columns = [(c["name"], c["type"]) for c in self.columns]
+        self._names = [name for name, _ in self._columns]
 
     @classmethod
     def from_estimator(
@@ -51,7 +53,8 @@ class LoadedModel:
 
     @property
     def column_names(self) -> list[str]:
-        return [c["name"] for c in self.columns]
+        """The input columns in the model's order (a copy: callers may extend it)."""
+        return list(self._names)
 
     def predict(self, values: dict[str, Any]) -> tuple[list[Any], list[list[float]] | None]:
         """Predictions (and class probabilities) for columns of equal length."""

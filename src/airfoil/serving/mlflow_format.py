@@ -66,7 +66,9 @@ def parse(
     if key == "dataframe_split":
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             raise BadInput("dataframe_split needs 'columns' (the column names) and 'data' (a list of rows)")
-        names = payload.get("columns") or columns
+        names = payload.get("columns")
+        if not names and columns is not None:  # the model's own columns, in its order
+            return _rows(payload["data"], columns, key)
         if not isinstance(names, list) or not names or not all(isinstance(c, str) for c in names):
             raise BadInput("dataframe_split.columns must be a non-empty list of column names")
         if len(set(names)) != len(names):

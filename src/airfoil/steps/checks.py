@@ -199,7 +199,7 @@ def check_values(values: dict[str, Any], columns: list[dict[str, Any]], max_rows
     """Exactly the model's columns, equal lengths within `max_rows`, values of the right type; the
     number columns as float64 arrays."""
     names = [c["name"] for c in columns]
-    missing = missing_columns(values, columns)
+    missing = [n for n in names if n not in values]
     if missing:
         raise DataError(f"missing column(s) {missing}; the model takes {names}")
     known = set(names)
