@@ -57,8 +57,10 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
         lifespan=lifespan,
     )
     _add_error_handlers(api, metrics)
-    _add_server_routes(api, champions, metrics)
+    _add_health_routes(api, champions)
+    # The prediction routes come right after health: a router tries routes in order.
     Predictions(settings, champions, metrics).add_routes(api)
+    _add_airfoil_routes(api, champions, metrics)
     transient_routes.add_routes(api, transient)
     return Guard(api, token, settings.max_body_bytes, settings.max_inflight, metrics)
 
@@ -83,8 +85,8 @@ def _add_error_handlers(api: FastAPI, metrics: Metrics) -> None:
         return error_response(500, f"internal error ({type(exc).__name__}); see the server log")
 
 
-def _add_server_routes(api: FastAPI, champions: Champions, metrics: Metrics) -> None:
-    """Health and server metadata (OIP), the models served, Prometheus metrics."""
+def _add_health_routes(api: FastAPI, champions: Champions) -> None:
+    """Liveness, readiness and server metadata (OIP)."""
 
     @api.get("/v2/health/live", tags=["health"])
     async def live() -> Response:
@@ -97,6 +99,10 @@ def _add_server_routes(api: FastAPI, champions: Champions, metrics: Metrics) -> 
     @api.get("/v2", tags=["open inference protocol"])
     async def server_metadata() -> Response:
         return json_response({"name": "airfoil", "version": __version__, "extensions": []})
+
+
+def _add_airfoil_routes(api: FastAPI, champions: Champions, metrics: Metrics) -> None:
+    """The models served, Prometheus metrics."""
 
     @api.get("/v1/models", tags=["airfoil"])
     async def models() -> Response:
