@@ -16,21 +16,29 @@ from airfoil.serving.http import BadInput
 MAX = 100
 
 
-def toy_model() -> LoadedModel:
+def schema_model(
+    name: str, task: str, columns: dict[str, tuple[str, bool]], classes: list[Any]
+) -> LoadedModel:
+    """A model with only a schema ({column: (type, nullable)}): enough for the request checks."""
     return LoadedModel(
-        name="toy",
+        name=name,
         version=1,
-        task="classification",
-        columns=[
-            {"name": "age", "type": "number", "nullable": False},
-            {"name": "income", "type": "number", "nullable": True},
-            {"name": "city", "type": "string", "nullable": False},
-            {"name": "note", "type": "string", "nullable": True},
-        ],
-        classes=["no", "yes"],
+        task=task,
+        columns=[{"name": c, "type": kind, "nullable": nullable} for c, (kind, nullable) in columns.items()],
+        classes=classes,
         backend="sklearn",
         metrics={},
     )
+
+
+def toy_model() -> LoadedModel:
+    columns = {
+        "age": ("number", False),
+        "income": ("number", True),
+        "city": ("string", False),
+        "note": ("string", True),
+    }
+    return schema_model("toy", "classification", columns, ["no", "yes"])
 
 
 def tensor(name: str, data: list[Any], datatype: str | None = None, shape: list[int] | None = None) -> dict:

@@ -9,7 +9,7 @@ import pytest
 from airfoil.registry.loaded import LoadedModel
 from airfoil.serving import oip
 from airfoil.serving.http import BadInput
-from tests.unit.serving.serving_support import MAX, assert_columns, bad, good_oip, tensor
+from tests.unit.serving.serving_support import MAX, assert_columns, bad, good_oip, schema_model, tensor
 
 
 def test_oip_per_column(served: LoadedModel) -> None:
@@ -22,18 +22,7 @@ def test_oip_column_as_n_by_1_and_integer_types(served: LoadedModel) -> None:
 
 
 def test_oip_one_2d_input_in_column_order(served: LoadedModel) -> None:
-    numeric = LoadedModel(
-        name="nums",
-        version=1,
-        task="regression",
-        columns=[
-            {"name": "a", "type": "number", "nullable": True},
-            {"name": "b", "type": "number", "nullable": True},
-        ],
-        classes=[],
-        backend="sklearn",
-        metrics={},
-    )
+    numeric = schema_model("nums", "regression", {"a": ("number", True), "b": ("number", True)}, [])
     flat = oip.parse({"inputs": [tensor("x", [1, 2.5, None, 4], "FP64", [2, 2])]}, numeric, MAX)
     assert flat["a"].tolist()[0] == 1.0 and flat["b"].tolist()[1] == 4.0
     nested = oip.parse({"inputs": [tensor("x", [[1, 2.5], [3, 4]], "FP64", [2, 2])]}, numeric, MAX)
