@@ -30,6 +30,7 @@ _TOML_KEYS = {
     "max_rows": "AIRFOIL_MAX_ROWS",
     "max_inflight": "AIRFOIL_MAX_INFLIGHT",
     "store_url": "AIRFOIL_STORE_URL",
+    "monitor_flush_seconds": "AIRFOIL_MONITOR_FLUSH_SECONDS",
     "airflow_api_url": "AIRFOIL_AIRFLOW_API_URL",
     "airflow_api_user": "AIRFOIL_AIRFLOW_API_USER",
     "airflow_api_password": "AIRFOIL_AIRFLOW_API_PASSWORD",
@@ -55,6 +56,8 @@ class Settings:
     max_inflight: int = 64
     # Prediction store (SQLAlchemy URL); default: SQLite under home
     store_url: str = ""
+    # How often each API worker stores the profile of the rows it scored
+    monitor_flush_seconds: float = 5.0
     # An Airflow api-server to trigger transient DAG runs on; unset: run them in-process
     airflow_api_url: str | None = None
     airflow_api_user: str | None = None
@@ -128,6 +131,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_rows=_number(get, "max_rows", int, 100_000),
         max_inflight=_number(get, "max_inflight", int, 64),
         store_url=get("store_url") or f"sqlite:///{home / 'predictions.db'}",
+        monitor_flush_seconds=_number(get, "monitor_flush_seconds", float, 5.0),
         airflow_api_url=(get("airflow_api_url") or "").rstrip("/") or None,
         airflow_api_user=get("airflow_api_user"),
         airflow_api_password=get("airflow_api_password"),

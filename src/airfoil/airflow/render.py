@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, Asset, task
+from airflow.sdk import DAG, Asset, AssetAlias, task
 
 from airfoil.plan import DagPlan, TaskPlan
 
@@ -62,7 +62,7 @@ def _task(plan: DagPlan, t: TaskPlan) -> Any:
     @task(
         task_id=t.task_id,
         retries=t.retries,
-        outlets=[Asset(uri) for uri in t.outlets],
+        outlets=[*(Asset(uri) for uri in t.outlets), *(AssetAlias(a) for a in t.alias_outlets)],
         doc_md=t.doc,
         map_index_template=template,
         multiple_outputs=False,  # one XCom per task; steps return plain JSON (dicts or lists)

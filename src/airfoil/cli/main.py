@@ -33,6 +33,7 @@ class Only(StrEnum):
     prepare = "prepare"
     train = "train"
     batch_predict = "batch_predict"
+    monitor = "monitor"
 
 
 def _fail(exc: AirfoilError) -> typer.Exit:
@@ -75,6 +76,32 @@ def run(
     when = logical_date.replace(tzinfo=logical_date.tzinfo or UTC) if logical_date else None
     try:
         ok = run_pipeline(spec, DagKind(only.value) if only else None, when)
+    except AirfoilError as exc:
+        raise _fail(exc) from None
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def monitor(
+    name: Annotated[str, typer.Argument(help="pipeline name", show_default=False)],
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="window start (default: the end of the last monitor run of the champion)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the verdict as JSON")] = False,
+) -> None:
+    """Run `<name>__monitor` once through Airflow in this process: drift per feature, live metrics, alert.
+
+    Exits 0 whatever the verdict (an alert is not an error); 1 if the monitor could not run.
+    """
+    from airfoil.cli.monitor import find_pipeline
+    from airfoil.cli.run import run_pipeline
+    from airfoil.plan import DagKind
+
+    conf = {"since": since.replace(tzinfo=since.tzinfo or UTC).isoformat()} if since else {}
+    try:
+        ok = run_pipeline(find_pipeline(name), DagKind.monitor, monitor_conf=conf, as_json=as_json)
     except AirfoilError as exc:
         raise _fail(exc) from None
     if not ok:

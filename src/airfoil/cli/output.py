@@ -90,6 +90,11 @@ def summary(
                 f"{done['rejected']:,} rejected -> prediction store {_store(settings)}",
                 soft_wrap=True,
             )
+    monitor = outcomes.get(DagKind.monitor)
+    if monitor is not None and not (monitor.result("alert") or {}).get("retrain_triggered"):
+        from airfoil.cli.monitor import show
+
+        show(console, monitor.result("check") or {}, monitor.result("alert"))
     console.print(f"\ndone in {seconds:.1f}s. Where to look:")
     for label, cmd in where_to_look(settings, spec.name, transient=spec.deploy.mode == "transient"):
         console.print(f"  {label:<11} {cmd}", soft_wrap=True)
@@ -126,6 +131,7 @@ def where_to_look(settings: Settings, name: str, transient: bool = False) -> lis
             ("registry", f"airfoil models list {name}"),
             ("serve", f"AIRFOIL_HOME={home} airfoil serve  # the champions over HTTP"),
             ("predict", f"airfoil predict {name} --input FILE  # score a file with the champion"),
+            ("monitor", f"airfoil monitor {name}  # drift and live metrics since the last monitor run"),
         ]
     return [*looks, ("predictions", _store(settings)), ("artifacts", settings.artifact_root)]
 

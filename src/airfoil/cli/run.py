@@ -26,8 +26,19 @@ def check_spec(path: Path) -> PipelineSpec:
     return spec
 
 
-def run_pipeline(path: Path, only: DagKind | None, logical_date: datetime | None = None) -> bool:
-    """Run prepare then train (or one of them); print progress, failures and the outcome. True if ok."""
+def run_pipeline(
+    path: Path,
+    only: DagKind | None,
+    logical_date: datetime | None = None,
+    *,
+    monitor_conf: dict[str, Any] | None = None,
+    as_json: bool = False,
+) -> bool:
+    """Run the pipeline's DAGs in order (or one of them); print progress, failures and the outcome.
+
+    When the monitor's alert emits the drift Asset, prepare and train run next, as the scheduler
+    would start them on that Asset. With `as_json` (one monitor run), only its verdict is printed.
+    True if every DAG run succeeded."""
     from rich.console import Console
 
     from airfoil.airflow import embedded
@@ -51,7 +62,9 @@ def run_pipeline(path: Path, only: DagKind | None, logical_date: datetime | None
 
     with embedded.captured_output(log_path) as terminal:
         # Not a terminal (CI, a pipe): wide enough that tables stay readable in a log.
-        console = Console(file=terminal, highlight=False, width=None if terminal.isatty() else 200)
+        console = Console(
+            file=terminal, highlight=False, width=None if terminal.isatty() else 200, quiet=as_json
+        )
         console.print(
             f"[bold]airfoil[/] running [cyan]{spec.name}[/] through Airflow "
             f"(home {settings.home}); Airflow's log: {log_path}",
@@ -63,20 +76,66 @@ def run_pipeline(path: Path, only: DagKind | None, logical_date: datetime | None
             from airfoil.airflow.render import render
 
             dags = [render(plan) for plan in plans]
-        outcomes = {}
-        for plan, dag in zip(plans, dags, strict=True):
-            outcome = _run_with_progress(console, plan, dag, logical_date)
+        outcomes: dict[DagKind, Any] = {}
+        queue = list(zip(plans, dags, strict=True))
+        while queue:
+            plan, dag = queue.pop(0)
+            conf = monitor_conf if plan.kind == DagKind.monitor else None
+            outcome = _run_with_progress(console, plan, dag, logical_date, conf, quiet=as_json)
             outcomes[plan.kind] = outcome
             if not outcome.ok:
-                _show_failure(console, outcome, log_path)
+                _show_failure(Console(file=terminal) if as_json else console, outcome, log_path)
                 return False
+            if plan.kind == DagKind.monitor:
+                queue += _retraining(console, spec, spec_path, outcome, quiet=as_json)
+        if as_json:
+            return _print_json(terminal, outcomes)
         from airfoil.cli.output import summary
 
         summary(console, spec, settings, outcomes, time.perf_counter() - started)
     return True
 
 
-def _run_with_progress(console: Any, plan: Any, dag: Any, logical_date: datetime | None) -> Any:
+def _retraining(console: Any, spec: PipelineSpec, spec_path: Path, outcome: Any, quiet: bool) -> list[Any]:
+    """prepare and train, when the monitor emitted `airfoil://<name>/drift` (what the scheduler
+    does with that Asset on a cluster; here nothing else would start them)."""
+    alerted = outcome.result("alert") or {}
+    if not alerted.get("retrain_triggered"):
+        return []
+    from airfoil.airflow.render import render
+    from airfoil.plan import build_plans
+
+    if not quiet:
+        from airfoil.cli.monitor import show
+
+        show(console, outcome.result("check"), alerted)
+        console.print(f"[bold]{spec.name}[/]: drift alert -> retraining through prepare and train")
+    wanted = (DagKind.prepare, DagKind.train)
+    return [(p, render(p)) for p in build_plans(spec, str(spec_path)) if p.kind in wanted]
+
+
+def _print_json(terminal: Any, outcomes: dict[DagKind, Any]) -> bool:
+    import json
+
+    monitor = outcomes[DagKind.monitor]
+    result = dict(monitor.result("check") or {})
+    alerted = monitor.result("alert") or {}
+    result["alerts_sent"] = alerted.get("sent", [])
+    if DagKind.train in outcomes:
+        result["retrained_version"] = (outcomes[DagKind.train].result("register") or {}).get("version")
+    terminal.write(json.dumps(result) + "\n")
+    return True
+
+
+def _run_with_progress(
+    console: Any,
+    plan: Any,
+    dag: Any,
+    logical_date: datetime | None,
+    conf: dict[str, Any] | None = None,
+    *,
+    quiet: bool = False,
+) -> Any:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from airfoil.airflow import embedded
@@ -90,6 +149,7 @@ def _run_with_progress(console: Any, plan: Any, dag: Any, logical_date: datetime
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        disable=quiet,
     ) as progress:
         bar = progress.add_task(plan.dag_id, total=total)
 
@@ -106,7 +166,7 @@ def _run_with_progress(console: Any, plan: Any, dag: Any, logical_date: datetime
             else:
                 progress.update(bar, description=f"{plan.dag_id} › {label} [red]failed[/]")
 
-        outcome = embedded.run_dag(dag, on_event, logical_date)
+        outcome = embedded.run_dag(dag, on_event, logical_date, run_conf=conf)
         progress.update(
             bar,
             description=f"{plan.dag_id} [green]{outcome.state}[/]"

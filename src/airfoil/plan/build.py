@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from airfoil.plan.names import DagKind, dag_id, dataset_asset, model_asset
+from airfoil.plan.names import DagKind, dag_id, dataset_asset, drift_alias, drift_asset, model_asset
 from airfoil.spec.model import PipelineSpec
 
 
@@ -23,6 +23,7 @@ class TaskPlan:
     map_over: str | None = None  # dynamic task mapping over the list this input holds at run time
     trigger_rule: str | None = None  # Airflow trigger rule; default all_success
     outlets: tuple[str, ...] = ()
+    alias_outlets: tuple[str, ...] = ()  # AssetAliases: the step adds an event only when it decides to
     retries: int = 2
     doc: str = ""
 
@@ -50,12 +51,17 @@ class DagPlan:
 
 def build_plans(spec: PipelineSpec, spec_path: str) -> list[DagPlan]:
     """The DAGs of one pipeline: `<name>__prepare`, then `<name>__train` and `<name>__batch_predict`
-    (mode permanent, batch configured) or `<name>__transient` (mode transient)."""
+    (mode permanent, batch configured) or `<name>__transient` (mode transient), and
+    `<name>__monitor` when the spec has a monitor."""
     if spec.deploy.mode == "transient":
-        return [_prepare(spec, spec_path), _transient(spec, spec_path)]
-    if spec.deploy.batch is not None:
-        return [_prepare(spec, spec_path), _train(spec, spec_path), _batch(spec, spec_path)]
-    return [_prepare(spec, spec_path), _train(spec, spec_path)]
+        plans = [_prepare(spec, spec_path), _transient(spec, spec_path)]
+    elif spec.deploy.batch is not None:
+        plans = [_prepare(spec, spec_path), _train(spec, spec_path), _batch(spec, spec_path)]
+    else:
+        plans = [_prepare(spec, spec_path), _train(spec, spec_path)]
+    if spec.monitor is not None:
+        plans.append(_monitor(spec, spec_path))
+    return plans
 
 
 def _prepare(spec: PipelineSpec, spec_path: str) -> DagPlan:
@@ -65,6 +71,10 @@ def _prepare(spec: PipelineSpec, spec_path: str) -> DagPlan:
         pipeline=name,
         spec_path=spec_path,
         schedule=spec.schedule,
+        # With retrain_on_drift, a monitor's drift alert starts prepare (then train) too.
+        schedule_asset=drift_asset(name)
+        if spec.monitor is not None and spec.monitor.retrain_on_drift
+        else None,
         tags=("airfoil", name, "prepare"),
         doc=f"Read, clean, validate and split the data of pipeline `{name}`; emits `{dataset_asset(name)}`.",
         tasks=(
@@ -204,6 +214,36 @@ def _transient(spec: PipelineSpec, spec_path: str) -> DagPlan:
                 "airfoil.steps.transient:train_predict",
                 retries=0,
                 doc="Train per the spec, predict the request, store predictions and lineage.",
+            ),
+        ),
+    )
+
+
+def _monitor(spec: PipelineSpec, spec_path: str) -> DagPlan:
+    name, retries = spec.name, spec.retries
+    assert spec.monitor is not None
+    return DagPlan(
+        kind=DagKind.monitor,
+        pipeline=name,
+        spec_path=spec_path,
+        schedule=spec.monitor.schedule,
+        tags=("airfoil", name, "monitor"),
+        doc=f"Drift of `{name}`'s inputs and predictions since the last run, live metrics from labels; "
+        f"alerts, and `{drift_asset(name)}` on drift when retrain_on_drift is set.",
+        tasks=(
+            TaskPlan(
+                "check",
+                "airfoil.steps.monitor:check",
+                retries=retries,
+                doc="Merge the window's stored profiles; drift per feature, live metrics; store the verdict.",
+            ),
+            TaskPlan(
+                "alert",
+                "airfoil.airflow.alerts:alert",
+                {"result": "check"},
+                alias_outlets=(drift_alias(name),),
+                retries=retries,
+                doc="On an alert: the log, the spec's webhook and email notifiers, and the drift Asset.",
             ),
         ),
     )

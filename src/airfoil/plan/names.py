@@ -12,6 +12,7 @@ class DagKind(StrEnum):
     train = "train"
     batch_predict = "batch_predict"
     transient = "transient"
+    monitor = "monitor"
 
 
 def dag_id(pipeline: str, kind: DagKind) -> str:
@@ -27,3 +28,13 @@ def dataset_asset(name: str) -> str:
 def model_asset(name: str) -> str:
     """URI of the Asset emitted when a new champion is promoted."""
     return f"airfoil://{name}/model"
+
+
+def drift_asset(name: str) -> str:
+    """URI of the Asset a monitor run emits when it alerts on drift (and `retrain_on_drift` is on)."""
+    return f"airfoil://{name}/drift"
+
+
+def drift_alias(name: str) -> str:
+    """The AssetAlias the monitor's alert task declares; an event is added to it only on drift."""
+    return f"airfoil-{name}-drift"

@@ -33,6 +33,7 @@ class LoadedModel:
     classes: list[Any]
     backend: str  # "onnx" or "sklearn"
     metrics: dict[str, float]
+    reference: tuple[str, str] | None = None  # (uri, sha256) of the monitor's reference profile
     since: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     _model: Any = None
     _session: Any = None
@@ -118,6 +119,7 @@ def load_model(settings: Settings, name: str, version: int) -> LoadedModel:
         classes=classes,
         backend="onnx" if session is not None else "sklearn",
         metrics=json.loads(tags.get("test_metrics", "{}")),
+        reference=(tags["profile_uri"], tags["profile_sha256"]) if tags.get("profile_uri") else None,
         _model=model,
         _session=session,
     )

@@ -126,6 +126,22 @@ def log_model(
     return str(info.model_uri)
 
 
+def log_text(settings: Settings, run_id: str, text: str, artifact_file: str) -> None:
+    """One text artifact of a run (e.g. the monitor's reference profile)."""
+    client(settings).log_text(run_id, text, artifact_file)
+
+
+def log_monitor_metrics(
+    settings: Settings, run_id: str, metrics: dict[str, float], *, step: int, at: float
+) -> None:
+    """Monitor results as metrics over time on the run of a version: `step` counts monitor runs,
+    the timestamp is the window's end."""
+    from mlflow.entities import Metric
+
+    stamp = int(at * 1000)
+    client(settings).log_batch(run_id, metrics=[Metric(k, float(v), stamp, step) for k, v in metrics.items()])
+
+
 def create_version(
     settings: Settings, name: str, model_uri: str, run_id: str, tags: dict[str, str]
 ) -> tuple[int, str]:

@@ -21,9 +21,12 @@ from airfoil.serving.guard import Guard, resolve_token
 from airfoil.serving.http import error_response, json_response
 from airfoil.serving.metrics import Metrics
 from airfoil.serving.predict import Predictions
+from airfoil.serving.profiles import LiveProfiles
 from airfoil.serving.transient import routes as transient_routes
 from airfoil.serving.transient.service import Transient
 from airfoil.settings import Settings, load_settings
+from airfoil.store import open_store
+from airfoil.store.monitoring import monitor_history
 
 log = logging.getLogger("airfoil.serving")
 
@@ -35,17 +38,20 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
     champions = champions or Champions(settings, metrics)
     token, _ = resolve_token(settings)
     transient = Transient(settings)
+    profiles = LiveProfiles(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(champions.start)
         await run_in_threadpool(transient.start)
+        profiles.start()
         # What is loaded by now (libraries, models) lives as long as the process: keep it out of the
         # garbage collector's full passes, which otherwise walk ~350k objects (~180 ms pauses, the
         # p99 of large requests) every few requests that allocate many objects.
         gc.collect()
         gc.freeze()
         yield
+        await run_in_threadpool(profiles.stop)
         transient.stop()
         champions.stop()
 
@@ -59,8 +65,8 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
     _add_error_handlers(api, metrics)
     _add_health_routes(api, champions)
     # The prediction routes come right after health: a router tries routes in order.
-    Predictions(settings, champions, metrics).add_routes(api)
-    _add_airfoil_routes(api, champions, metrics)
+    Predictions(settings, champions, metrics, profiles).add_routes(api)
+    _add_airfoil_routes(api, champions, metrics, settings)
     transient_routes.add_routes(api, transient)
     return Guard(api, token, settings.max_body_bytes, settings.max_inflight, metrics)
 
@@ -101,12 +107,22 @@ def _add_health_routes(api: FastAPI, champions: Champions) -> None:
         return json_response({"name": "airfoil", "version": __version__, "extensions": []})
 
 
-def _add_airfoil_routes(api: FastAPI, champions: Champions, metrics: Metrics) -> None:
-    """The models served, Prometheus metrics."""
+def _add_airfoil_routes(api: FastAPI, champions: Champions, metrics: Metrics, settings: Settings) -> None:
+    """The models served, their last monitor verdict, Prometheus metrics."""
 
     @api.get("/v1/models", tags=["airfoil"])
     async def models() -> Response:
         return json_response({"models": champions.describe()})
+
+    @api.get("/v1/models/{name}/monitor", tags=["airfoil"])
+    async def monitor(name: str) -> Response:
+        """The last monitor run of the pipeline, as `airfoil monitor NAME --json` prints it."""
+        found = await run_in_threadpool(monitor_history, open_store(settings), name, None, 1)
+        if not found:
+            return error_response(
+                404, f"no monitor run for {name!r} yet; run `airfoil monitor {name}` or its monitor DAG"
+            )
+        return json_response(found[0])
 
     @api.get("/metrics", tags=["airfoil"])
     async def prometheus() -> Response:

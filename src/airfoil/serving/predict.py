@@ -15,6 +15,7 @@ from airfoil.serving import mlflow_format, oip
 from airfoil.serving.champions import Champions
 from airfoil.serving.http import BadInput, error_response, json_response, read_json, request_body
 from airfoil.serving.metrics import Metrics
+from airfoil.serving.profiles import LiveProfiles
 from airfoil.settings import Settings
 
 OIP_TAG, MLFLOW_TAG = "open inference protocol", "mlflow"
@@ -23,10 +24,11 @@ OIP_TAG, MLFLOW_TAG = "open inference protocol", "mlflow"
 class Predictions:
     """The routes' handlers, over the champions being served."""
 
-    def __init__(self, settings: Settings, champions: Champions, metrics: Metrics):
+    def __init__(self, settings: Settings, champions: Champions, metrics: Metrics, profiles: LiveProfiles):
         self.settings = settings
         self.champions = champions
         self.metrics = metrics
+        self.profiles = profiles
 
     def add_routes(self, api: FastAPI) -> None:
         for suffix in ("", "/versions/{version}"):
@@ -87,6 +89,7 @@ class Predictions:
                 {"error": str(exc), "model_version": model.version}, exc.status, model.version
             )
         labels, proba = model.predict(values)
+        self.profiles.add(model, values, labels)
         if protocol == "oip":
             out: dict[str, Any] = oip.response(model, body, labels, proba, wanted)
         else:

@@ -95,6 +95,11 @@ def parse_spec(text: str, path: str = "<spec>", base_dir: Path | None = None) ->
     if base_dir is not None and batch is not None and isinstance(batch.input, str):
         batch = batch.model_copy(update={"input": _resolve(batch.input, base_dir)})
         spec = spec.model_copy(update={"deploy": spec.deploy.model_copy(update={"batch": batch})})
+    labels = spec.monitor.labels if spec.monitor is not None else None
+    if base_dir is not None and labels is not None and labels.path is not None:
+        labels = labels.model_copy(update={"path": _resolve(labels.path, base_dir)})
+        assert spec.monitor is not None
+        spec = spec.model_copy(update={"monitor": spec.monitor.model_copy(update={"labels": labels})})
     if base_dir is not None:
         spec._base_dir = str(base_dir)
     return spec

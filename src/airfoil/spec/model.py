@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from airfoil.spec.monitor import LIVE_CLASSIFICATION_METRICS, Monitor
+
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -170,12 +172,6 @@ class Deploy(_Strict):
         return self
 
 
-class Monitor(_Strict):
-    schedule: str | None = None
-    drift: dict[str, float] = {}
-    retrain_on_drift: bool = False
-
-
 class PipelineSpec(_Strict):
     """A whole pipeline: where the data comes from, how it is prepared, trained and gated."""
 
@@ -222,6 +218,20 @@ class PipelineSpec(_Strict):
             for metric in bound:
                 if metric not in known:
                     problems.append(f"gate.{kind}.{metric}: not a {self.task} metric; use one of {known}")
+        if self.monitor is not None:
+            live = LIVE_CLASSIFICATION_METRICS if self.task == "classification" else REGRESSION_METRICS
+            for kind, bound in (("min", self.monitor.min), ("max", self.monitor.max)):
+                for metric in bound:
+                    if metric not in live:
+                        problems.append(
+                            f"monitor.{kind}.{metric}: not a live {self.task} metric; use one of {live}"
+                        )
+            batch = self.deploy.batch
+            if self.monitor.labels is not None and (batch is None or batch.key is None):
+                problems.append(
+                    "monitor.labels: labels are joined to stored predictions on deploy.batch.key; "
+                    "set deploy.batch.key to the column that identifies a row"
+                )
         if self.split.stratify and self.task == "regression":
             problems.append("split.stratify: only applies to classification; remove it")
         if self.target in self.prepare.drop_columns:

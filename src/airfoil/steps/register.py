@@ -31,27 +31,7 @@ def register(
     parent = runs.find_or_create_run(
         settings, exp, dag_run, candidate=None, run_name=f"{spec.name} {dag_run.run_id}"
     )
-    for t in sorted(tuned, key=lambda t: t["candidate"]):
-        row = next(r for r in evaluated["candidates"] if r["candidate"] == t["candidate"])
-        child = runs.find_or_create_run(
-            settings,
-            exp,
-            dag_run,
-            candidate=t["candidate"],
-            run_name=f"{t['candidate']}: {t['estimator'].rsplit('.', 1)[-1]}",
-            parent=parent,
-        )
-        runs.log_candidate(
-            settings,
-            child,
-            params={"estimator": t["estimator"], **{k: str(v) for k, v in t["best_params"].items()}},
-            metrics={
-                f"cv_{t['metric']}": t["cv_score"],
-                f"cv_{t['metric']}_std": t["cv_std"],
-                **{f"test_{k}": v for k, v in row["test"].items()},
-            },
-            cv={"search": t["search"], "folds": t["cv_folds"]},
-        )
+    _log_candidates(ctx, (exp, parent), dag_run, tuned, evaluated)
 
     chosen = next(t for t in tuned if t["candidate"] == evaluated["chosen"])
     model_file = io.read_bytes(chosen["model"]["uri"], chosen["model"]["sha256"])
@@ -93,9 +73,44 @@ def register(
         "test_metrics": json.dumps(evaluated["metrics"], sort_keys=True),
         "estimator": chosen["estimator"],
         **serving_metadata(ctx, model, dataset),
+        **reference_metadata(ctx, model, dataset, parent),
     }
     version, digest = runs.create_version(settings, spec.name, model_uri, parent, tags)
     return {**done, "version": version, "run_id": parent, "reused": False, "sha256": digest}
+
+
+def _log_candidates(
+    ctx: StepContext,
+    within: tuple[str, str],
+    dag_run: runs.DagRun,
+    tuned: list[dict[str, Any]],
+    evaluated: dict[str, Any],
+) -> None:
+    """One nested MLflow run per candidate (in the experiment and under the parent run `within`):
+    its best parameters, CV and test metrics."""
+    settings = ctx.settings
+    exp, parent = within
+    for t in sorted(tuned, key=lambda t: t["candidate"]):
+        row = next(r for r in evaluated["candidates"] if r["candidate"] == t["candidate"])
+        child = runs.find_or_create_run(
+            settings,
+            exp,
+            dag_run,
+            candidate=t["candidate"],
+            run_name=f"{t['candidate']}: {t['estimator'].rsplit('.', 1)[-1]}",
+            parent=parent,
+        )
+        runs.log_candidate(
+            settings,
+            child,
+            params={"estimator": t["estimator"], **{k: str(v) for k, v in t["best_params"].items()}},
+            metrics={
+                f"cv_{t['metric']}": t["cv_score"],
+                f"cv_{t['metric']}_std": t["cv_std"],
+                **{f"test_{k}": v for k, v in row["test"].items()},
+            },
+            cv={"search": t["search"], "folds": t["cv_folds"]},
+        )
 
 
 def serving_metadata(ctx: StepContext, model: Any, dataset: dict[str, Any]) -> dict[str, str]:
@@ -121,3 +136,20 @@ def serving_metadata(ctx: StepContext, model: Any, dataset: dict[str, Any]) -> d
         "onnx": report["status"],  # verified | mismatch | unsupported
         "onnx_parity": str(report.get("reason", ""))[:1000],
     }
+
+
+def reference_metadata(ctx: StepContext, model: Any, dataset: dict[str, Any], run_id: str) -> dict[str, str]:
+    """The reference the monitor compares scored rows with: the train split's inputs and the test
+    split's predictions, in bins fitted on them; written next to the model and logged to MLflow."""
+    from airfoil.artifacts import onnx
+    from airfoil.monitor.reference import build_reference, write_reference
+
+    spec = ctx.spec
+    X_train = feature_frame(io.read_parquet(dataset["train"]), spec)
+    X_test = feature_frame(io.read_parquet(dataset["test"]), spec)
+    columns = onnx.input_schema(X_test, spec.validation.columns)
+    reference = build_reference(X_train, columns, spec.task, model.predict(X_test), seed=spec.split.seed)
+    uri = ctx.uri("reference.json")
+    digest = write_reference(uri, reference)
+    runs.log_text(ctx.settings, run_id, reference.dumps().decode(), "monitor/reference.json")
+    return {"profile_uri": uri, "profile_sha256": digest}

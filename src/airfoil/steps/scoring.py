@@ -20,8 +20,9 @@ import numpy as np
 from airfoil.errors import AirfoilError, DataError
 from airfoil.steps.checks import check_rows, missing_columns
 from airfoil.steps.predictions import prediction_table
+from airfoil.steps.profiling import Profiler, profiler_for
 from airfoil.steps.readers import ChunkedInput, open_input
-from airfoil.store.schema import BatchKind, BatchStatus
+from airfoil.store.schema import BatchKind, BatchStatus, ProfileSource
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -86,6 +87,7 @@ def score_source(
             model,
             batch.id,
             reader,
+            profiler=profiler_for(model, ProfileSource(kind.value), batch.id),
             rules=rules,
             key_column=key_column,
             chunk_rows=chunk_rows,
@@ -112,6 +114,7 @@ def _score_chunks(
     batch_id: int,
     reader: ChunkedInput,
     *,
+    profiler: Profiler | None,
     rules: dict[str, ColumnRule] | None,
     key_column: str | None,
     chunk_rows: int,
@@ -156,6 +159,7 @@ def _score_chunks(
                     "model_version": model.version,
                 },
                 sink,
+                profiling=(profiler, start),
             )
             if progress is not None:
                 progress(rb.num_rows)
@@ -167,12 +171,20 @@ def _score_chunks(
 
 
 def _store_chunk(
-    store: PredictionStore, batch_id: int, chunk: int, parts: dict[str, Any], sink: _ParquetSink | None
+    store: PredictionStore,
+    batch_id: int,
+    chunk: int,
+    parts: dict[str, Any],
+    sink: _ParquetSink | None,
+    *,
+    profiling: tuple[Profiler | None, int],
 ) -> None:
     table = prediction_table(**parts)
     if sink is not None:
         sink.write(table)
-    store.write_chunk(batch_id, table, chunk)
+    profiler, row_start = profiling
+    profile = profiler.row(parts["checked"], parts["labels"], row_start) if profiler is not None else None
+    store.write_chunk(batch_id, table, chunk, profile=profile)
 
 
 class _ParquetSink:

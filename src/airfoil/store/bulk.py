@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from airfoil.store.schema import PREDICTION_COLUMNS, BatchStatus
+from airfoil.store.schema import PREDICTION_COLUMNS, PROFILE_COLUMNS, BatchStatus
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -26,8 +26,17 @@ class BulkLoader:
         self._conn: Any = None
         self._lock = threading.Lock()
 
-    def write_chunk(self, batch_id: int, rows: pa.Table, chunk: int, *, done: bool = False) -> None:
-        """Upsert one chunk of predictions and advance the batch's counters, in one transaction."""
+    def write_chunk(
+        self,
+        batch_id: int,
+        rows: pa.Table,
+        chunk: int,
+        *,
+        done: bool = False,
+        profile: dict[str, Any] | None = None,
+    ) -> None:
+        """Upsert one chunk of predictions (and its profile) and advance the batch's counters, in
+        one transaction."""
         import pyarrow.compute as pc
 
         rejected = int(pc.sum(pc.is_valid(rows["rejected"])).as_py() or 0)
@@ -52,6 +61,8 @@ class BulkLoader:
                 f"SELECT {int(batch_id)}, {columns} FROM airfoil_stage WHERE true "
                 f"ON CONFLICT (batch_id, row_index) DO UPDATE SET {updates}"
             )
+            if profile is not None:
+                _upsert_profile(cur, profile)
             assignments = ", ".join(f"{k} = {v}" for k, v in sets.items())
             cur.execute(f"UPDATE airfoil_batches SET {assignments} WHERE id = {int(batch_id)}")
 
@@ -102,3 +113,24 @@ class BulkLoader:
         # libpq takes the URL without SQLAlchemy's "+driver" part.
         uri = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
         return adbc_pg.connect(uri)
+
+
+def _upsert_profile(cur: Any, profile: dict[str, Any]) -> None:
+    """One row of `airfoil_profiles` (`pipeline` and `PROFILE_COLUMNS`), replaced if its key exists."""
+    import pyarrow as pa
+
+    types = {
+        "model_version": pa.int64(),
+        "batch_id": pa.int64(),
+        "rows": pa.int64(),
+        "scored_at": pa.float64(),
+    }
+    names = ("pipeline", *PROFILE_COLUMNS)
+    stage = pa.table({k: pa.array([profile[k]], types.get(k, pa.string())) for k in names})
+    cur.adbc_ingest("airfoil_profile_stage", stage, mode="replace", temporary=True)
+    columns = ", ".join(names)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in PROFILE_COLUMNS[1:])
+    cur.execute(
+        f"INSERT INTO airfoil_profiles ({columns}) SELECT {columns} FROM airfoil_profile_stage WHERE true "
+        f"ON CONFLICT (pipeline, profile_key) DO UPDATE SET {updates}"
+    )

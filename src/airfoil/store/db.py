@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from airfoil.errors import AirfoilError
 from airfoil.store import migrate
 from airfoil.store.bulk import BulkLoader
-from airfoil.store.schema import BatchKind, BatchStatus, batches, predictions
+from airfoil.store.schema import BatchKind, BatchStatus, batches, predictions, profiles
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -163,6 +163,7 @@ class PredictionStore:
             }
             if restart:
                 conn.execute(predictions.delete().where(predictions.c.batch_id == batch_id))
+                conn.execute(profiles.delete().where(profiles.c.batch_id == batch_id))
                 values |= {"rows_total": 0, "rows_scored": 0, "rows_rejected": 0, "chunks_done": 0}
             conn.execute(batches.update().where(batches.c.id == batch_id).values(**values))
         return self.batch_by_id(batch_id)
@@ -183,14 +184,24 @@ class PredictionStore:
         with self.engine.begin() as conn:
             conn.execute(batches.update().where(batches.c.id == batch_id).values(updated_at=_now(), **fields))
 
-    def write_chunk(self, batch_id: int, rows: pa.Table, chunk: int, *, done: bool = False) -> None:
+    def write_chunk(
+        self,
+        batch_id: int,
+        rows: pa.Table,
+        chunk: int,
+        *,
+        done: bool = False,
+        profile: dict[str, Any] | None = None,
+    ) -> None:
         """Upsert one chunk of predictions and advance the batch's counters, in one transaction.
 
         `rows` has the columns of `schema.PREDICTION_COLUMNS`; `chunk` is its index in the block.
         With `done`, the batch is marked done in the same transaction (a transient request's
-        predictions and its `done` status appear together or not at all).
+        predictions and its `done` status appear together or not at all). `profile` (a row of
+        `airfoil_profiles`, see `monitoring.chunk_profile`) is stored in the same transaction too:
+        a chunk's rows are counted exactly when they are stored.
         """
-        self._bulk.write_chunk(batch_id, rows, chunk, done=done)
+        self._bulk.write_chunk(batch_id, rows, chunk, done=done, profile=profile)
 
     def predictions(self, batch_id: int, limit: int | None = None) -> list[dict[str, Any]]:
         """Stored rows of a batch in row order."""

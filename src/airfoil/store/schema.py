@@ -22,6 +22,15 @@ class BatchKind(StrEnum):
     request = "request"  # a transient request
 
 
+class ProfileSource(StrEnum):
+    """Where the rows of a stored profile were scored."""
+
+    block = "block"
+    file = "file"
+    request = "request"
+    api = "api"
+
+
 class BatchStatus(StrEnum):
     pending = "pending"
     running = "running"
@@ -77,3 +86,53 @@ predictions = sa.Table(
 
 # Column order of the Arrow tables `PredictionStore.write_chunk` takes.
 PREDICTION_COLUMNS = ("row_index", "row_id", "model_version", "prediction", "probabilities", "rejected")
+
+# One profile of scored rows (monitor.profile.Profile as JSON) per stored chunk or API flush.
+# `reference` is the sha256 of the reference whose bins it counts in: only profiles of one reference
+# merge. `scored_at` is Unix seconds. `profile_key` makes writes idempotent: "<batch id>:<first row>"
+# for a chunk (a retried chunk replaces its profile), "api:<worker>:<n>" for an API flush.
+profiles = sa.Table(
+    "airfoil_profiles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pipeline", sa.String(200), nullable=False),
+    sa.Column("profile_key", sa.String(300), nullable=False),
+    sa.Column("reference", sa.String(64), nullable=False),
+    sa.Column("model_version", sa.Integer),
+    sa.Column("source", sa.String(16), nullable=False),  # ProfileSource
+    sa.Column("batch_id", sa.Integer),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("scored_at", sa.Float, nullable=False),
+    sa.Column("profile", sa.Text, nullable=False),
+    sa.UniqueConstraint("pipeline", "profile_key", name="uq_airfoil_profiles_key"),
+)
+sa.Index("ix_airfoil_profiles_window", profiles.c.pipeline, profiles.c.reference, profiles.c.scored_at)
+sa.Index("ix_airfoil_profiles_batch", profiles.c.batch_id)
+
+# One row per monitor run (`run_key`: the Airflow DAG run), its verdict as JSON.
+monitor_runs = sa.Table(
+    "airfoil_monitor_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pipeline", sa.String(200), nullable=False),
+    sa.Column("run_key", sa.String(300), nullable=False),
+    sa.Column("model_version", sa.Integer),
+    sa.Column("window_start", sa.Float),
+    sa.Column("window_end", sa.Float, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("alert", sa.Boolean, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("pipeline", "run_key", name="uq_airfoil_monitor_runs_key"),
+)
+
+PROFILE_COLUMNS = (
+    "profile_key",
+    "reference",
+    "model_version",
+    "source",
+    "batch_id",
+    "rows",
+    "scored_at",
+    "profile",
+)

@@ -1,0 +1,67 @@
+"""One monitor run's verdict: every column's drift, the predictions', live metrics, and the alert.
+
+`check` is pure: it takes the reference, the window's merged profile and the spec, and returns the
+JSON that `airfoil monitor --json`, the API and the store share.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airfoil.errors import DataError
+from airfoil.monitor.drift import column_drift, decide
+from airfoil.monitor.performance import failed_bounds
+from airfoil.monitor.profile import Profile
+from airfoil.monitor.reference import Reference, empty_like
+from airfoil.spec.monitor import Monitor
+
+
+def check(
+    reference: Reference,
+    current: Profile | None,
+    spec: Monitor,
+    performance: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Drift per feature and of the predictions, dataset drift, live metrics, and why to alert."""
+    drift = spec.drift
+    unknown = sorted(set(drift.features) - set(reference.bins))
+    if unknown:
+        raise DataError(
+            f"monitor.drift.features: {unknown} are not inputs of the model; "
+            f"its inputs are {sorted(reference.bins)}"
+        )
+    current = current if current is not None else empty_like(reference)
+    ref = reference.profile
+    features = [
+        column_drift(b, ref.columns[name], current.columns[name], drift.features.get(name, drift))
+        for name, b in reference.bins.items()
+    ]
+    decide(features, drift.correction)
+    assert ref.prediction is not None and current.prediction is not None
+    prediction = column_drift(reference.prediction_bins, ref.prediction, current.prediction, drift)
+    decide([prediction], "none")
+    drifted = [f.name for f in features if f.drifted]
+    share = len(drifted) / len(features) if features else 0.0
+    reasons = []
+    if len(drifted) >= drift.alert_features:
+        reasons.append(f"{len(drifted)} of {len(features)} features drift: {', '.join(drifted)}")
+    if drift.predictions and prediction.drifted:
+        reasons.append(f"the predictions drift ({prediction.test} {prediction.statistic:.3g})")
+    drift_alert = bool(reasons)
+    metrics = (performance or {}).get("metrics")
+    if metrics:
+        reasons += failed_bounds(metrics, spec.min, spec.max)
+    return {
+        "rows": current.rows,
+        "rejected": current.rejected,
+        "reference_rows": ref.rows,
+        "features": [f.to_json() for f in features],
+        "drifted_features": drifted,
+        "dataset_drift": share >= drift.drift_share,
+        "drift_share": round(share, 6),
+        "prediction_drift": prediction.to_json(),
+        "performance": performance,
+        "alert": bool(reasons),
+        "reasons": reasons,
+        "retrain_triggered": drift_alert and spec.retrain_on_drift,
+    }
