@@ -27,8 +27,9 @@ def find_pipeline(name: str) -> Any:
 def monitor_table(result: dict[str, Any]) -> Table:
     """One row per feature (and the predictions): test, statistic, p-value, PSI, verdict."""
     window = result.get("window") or {}
+    which = "transient requests" if result["version"] is None else f"v{result['version']}"
     title = (
-        f"{result['pipeline']} v{result['version']}: {result['rows']:,} rows scored "
+        f"{result['pipeline']} {which}: {result['rows']:,} rows scored "
         f"{window.get('start') or 'ever'} .. {window.get('end')}"
     )
     table = Table(title=title, title_justify="left")
@@ -72,6 +73,10 @@ def show(console: Console, result: dict[str, Any], alerted: dict[str, Any] | Non
     share = f"{result['drift_share']:.0%} of features drift"
     dataset = "[red]dataset drift[/]" if result["dataset_drift"] else "no dataset drift"
     console.print(f"{dataset} ({share}, dataset drift at >= 50% by default)")
+    if not result.get("decided", True):
+        console.print(
+            f"[yellow]only {result['rows']} rows: too few to judge drift (monitor.drift.min_rows)[/]"
+        )
     if result.get("performance"):
         live = ", ".join(f"{k} {v:.4f}" for k, v in result["performance"].items())
         console.print(f"live metrics on {result['performance_rows']:,} labelled rows: {live}")

@@ -20,9 +20,10 @@ def check(
     reference: Reference,
     current: Profile | None,
     spec: Monitor,
-    performance: dict[str, Any] | None = None,
+    metrics: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Drift per feature and of the predictions, dataset drift, live metrics, and why to alert."""
+    """Drift per feature and of the predictions, dataset drift, live metrics (from labels, if any
+    arrived), and why to alert. A window under `monitor.drift.min_rows` rows is described, not judged."""
     drift = spec.drift
     unknown = sorted(set(drift.features) - set(reference.bins))
     if unknown:
@@ -47,8 +48,11 @@ def check(
         reasons.append(f"{len(drifted)} of {len(features)} features drift: {', '.join(drifted)}")
     if drift.predictions and prediction.drifted:
         reasons.append(f"the predictions drift ({prediction.test} {prediction.statistic:.3g})")
+    if current.rows < drift.min_rows:
+        for f in [*features, prediction]:
+            f.drifted = False
+        drifted, share, reasons = [], 0.0, []
     drift_alert = bool(reasons)
-    metrics = (performance or {}).get("metrics")
     if metrics:
         reasons += failed_bounds(metrics, spec.min, spec.max)
     return {
@@ -60,7 +64,8 @@ def check(
         "dataset_drift": share >= drift.drift_share,
         "drift_share": round(share, 6),
         "prediction_drift": prediction.to_json(),
-        "performance": performance,
+        "performance": metrics or None,
+        "decided": current.rows >= drift.min_rows,
         "alert": bool(reasons),
         "reasons": reasons,
         "retrain_triggered": drift_alert and spec.retrain_on_drift,

@@ -14,7 +14,8 @@ Every column gets PSI and Jensen-Shannon distance. The decision is one test per 
 
 KS on a profile runs on its 20 quantile bins (binning can only lower the statistic: the test errs
 on the quiet side); when the window is small enough to carry its raw values (<= 500 rows) it is the
-exact two-sample KS against the reference's sample.
+exact two-sample KS against the reference's sample. Chi-square pools the bins where fewer than 5
+counts are expected, so a handful of rows cannot look like drift.
 """
 
 from __future__ import annotations
@@ -145,8 +146,28 @@ def _chi2(ref: Hist, cur: Hist) -> tuple[float, float]:
     from scipy import stats
 
     table = np.vstack([np.append(ref.counts, ref.nulls), np.append(cur.counts, cur.nulls)])
-    table = table[:, table.sum(axis=0) > 0]
+    table = _pool_sparse(table[:, table.sum(axis=0) > 0])
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         return 0.0, 1.0
     result = stats.chi2_contingency(table, correction=False)
     return float(result.statistic), float(result.pvalue)
+
+
+def _pool_sparse(table: np.ndarray) -> np.ndarray:
+    """Bins where either row expects fewer than 5 counts, pooled into one: the chi-square
+    approximation needs them (3 rows in 10 categories would otherwise look like drift)."""
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / max(table.sum(), 1)
+    sparse = (expected < 5).any(axis=0)
+    if not sparse.any():
+        return table
+    pooled = table[:, sparse].sum(axis=1, keepdims=True)
+    kept = table[:, ~sparse]
+    if kept.shape[1] == 0:
+        return pooled
+    expected_pooled = np.outer(table.sum(axis=1), pooled.sum(axis=0)) / max(table.sum(), 1)
+    if (expected_pooled < 5).any():  # still too thin: fold it into the smallest kept bin
+        smallest = int(np.argmin(kept.sum(axis=0)))
+        kept = kept.copy()
+        kept[:, smallest] += pooled[:, 0]
+        return kept
+    return np.hstack([kept, pooled])

@@ -40,6 +40,7 @@ class Drift(_Strict):
     )
     drift_share: float = Field(0.5, gt=0, le=1, description="dataset drift: this share of features drifts")
     alert_features: int = Field(1, ge=1, description="alert when at least this many features drift")
+    min_rows: int = Field(100, ge=1, description="windows with fewer scored rows are described, not judged")
     predictions: bool = Field(True, description="alert when the predictions drift")
     features: dict[str, FeatureDrift] = {}
 

@@ -39,7 +39,8 @@ def check(ctx: StepContext) -> dict[str, Any]:
     until = time.time()
     target = _target(ctx)
     if target is None:
-        return _nothing(ctx, None, None, until, f"{name} has no champion yet: nothing to monitor")
+        why = "no transient request scored yet" if ctx.spec.deploy.mode == "transient" else "no champion yet"
+        return _nothing(ctx, None, None, until, f"{name} has {why}: nothing to monitor")
     version, reference, digest, run_id = target
     since = _since(ctx, store, version)
     stored = stored_profiles(store, name, digest, since, until)
@@ -198,9 +199,12 @@ def read_labels(ctx: StepContext) -> dict[str, Any]:
 
 
 def _message(result: dict[str, Any]) -> str:
-    head = f"{result['pipeline']} v{result['version']}: {result['rows']} rows"
+    which = "transient requests" if result["version"] is None else f"v{result['version']}"
+    head = f"{result['pipeline']} {which}: {result['rows']} rows"
     if result["alert"]:
         return f"{head}, ALERT: " + "; ".join(result["reasons"])
+    if not result["decided"]:
+        return f"{head}, too few to judge drift (monitor.drift.min_rows)"
     return f"{head}, no drift ({result['drift_share']:.0%} of features drift)"
 
 

@@ -10,12 +10,14 @@ the reason and stores no prediction.
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from airfoil.artifacts import io
 from airfoil.errors import DataError
+from airfoil.monitor.reference import Reference, build_reference, write_reference
 from airfoil.registry.loaded import LoadedModel
 from airfoil.steps import metrics
 from airfoil.steps.checks import check_rows, row_count
@@ -23,8 +25,10 @@ from airfoil.steps.context import StepContext
 from airfoil.steps.json import json_safe
 from airfoil.steps.model import feature_frame
 from airfoil.steps.predictions import prediction_table
+from airfoil.steps.profiling import Profiler
 from airfoil.steps.train import latest_dataset, search
 from airfoil.store import BatchKind, BatchStatus, open_store
+from airfoil.store.schema import ProfileSource
 
 
 def train_predict(ctx: StepContext) -> dict[str, Any]:
@@ -43,9 +47,9 @@ def train_predict(ctx: StepContext) -> dict[str, Any]:
         }
     batch = store.start(batch.id, restart=True, dag_id=ctx.run.dag_id, dag_run_id=ctx.run.run_id)
     try:
-        table, lineage, classes = _train_and_predict(ctx, request_id, rows)
+        table, lineage, classes, profile = _train_and_predict(ctx, request_id, rows, batch.id)
         store.update(batch.id, lineage=lineage, classes=classes)
-        store.write_chunk(batch.id, table, 0, done=True)
+        store.write_chunk(batch.id, table, 0, done=True, profile=profile)
     except BaseException as exc:
         reason = str(exc) if isinstance(exc, DataError) else f"{type(exc).__name__}: {exc}"
         store.finish(batch.id, BatchStatus.failed, error=reason[:4000] or type(exc).__name__)
@@ -79,8 +83,8 @@ def _request(conf: dict[str, Any]) -> tuple[str, dict[str, list[Any]]]:
 
 
 def _train_and_predict(
-    ctx: StepContext, request_id: str, rows: dict[str, list[Any]]
-) -> tuple[Any, dict[str, Any], list[Any] | None]:
+    ctx: StepContext, request_id: str, rows: dict[str, list[Any]], batch_id: int
+) -> tuple[Any, dict[str, Any], list[Any] | None, dict[str, Any]]:
     import numpy as np
     import sklearn
 
@@ -110,6 +114,10 @@ def _train_and_predict(
     else:  # every row rejected: nothing to predict
         labels, proba = np.array([], dtype=object), None
     table = prediction_table(checked, np.asarray(labels), proba, classes=classes, row_index=np.arange(n))
+    reference, digest = dataset_reference(
+        ctx, dataset["fingerprint"], lambda: build_reference(X, columns, spec.task, model.predict(X_test))
+    )
+    profiler = Profiler(reference, digest, spec.name, ProfileSource.request, batch_id, None)
     known = {c["name"] for c in columns}
     lineage = {
         "request_id": request_id,
@@ -138,7 +146,26 @@ def _train_and_predict(
         "airfoil_version": __version__,
         "sklearn_version": sklearn.__version__,
     }
-    return table, json_safe(lineage), json_safe(classes) if classes else None
+    profile = profiler.row(checked, labels, 0)
+    return table, json_safe(lineage), json_safe(classes) if classes else None, profile
+
+
+def dataset_reference(ctx: StepContext, fingerprint: str, build: Any) -> tuple[Reference, str]:
+    """The monitor's reference for one dataset of a transient pipeline (its train split, and the
+    predictions on its test split of the first model trained on it), written once, then shared by
+    every request on that dataset: their profiles merge because they count in the same bins."""
+    from airfoil.steps.monitor import reference_uri
+
+    uri = reference_uri(ctx, fingerprint)
+    if not io.exists(uri):
+        write_reference(uri, build())
+    return _read_reference(uri)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_reference(uri: str) -> tuple[Reference, str]:
+    raw = io.read_bytes(uri)
+    return Reference.loads(raw), io.sha256(raw)
 
 
 def _arrow(rows: dict[str, list[Any]], columns: list[dict[str, Any]]) -> Any:

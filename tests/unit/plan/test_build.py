@@ -113,3 +113,28 @@ def test_transient_mode_replaces_train_with_the_per_request_dag() -> None:
     transient = plans["churn__transient"]
     assert transient.schedule is None and transient.schedule_asset is None  # triggered per request
     assert [t.task_id for t in transient.tasks] == ["train_predict"]
+
+
+def test_monitor_dag_checks_then_alerts_and_retraining_follows_the_drift_asset() -> None:
+    from airfoil.plan import drift_alias, drift_asset
+
+    spec = parse_spec(
+        spec_yaml(name="churn", schedule="@weekly", monitor={"schedule": "@daily", "retrain_on_drift": True})
+    )
+    plans = {p.dag_id: p for p in build_plans(spec, "/specs/churn.yaml")}
+    monitor = plans["churn__monitor"]
+    assert monitor.schedule == "@daily"
+    assert [t.task_id for t in monitor.tasks] == ["check", "alert"]
+    assert monitor.task("alert").inputs == {"result": "check"}
+    assert monitor.task("alert").alias_outlets == (drift_alias("churn"),)
+    assert monitor.task("alert").outlets == ()  # an Asset outlet would fire on every success
+    # prepare runs weekly OR when the monitor emits the drift Asset
+    assert plans["churn__prepare"].schedule == "@weekly"
+    assert plans["churn__prepare"].schedule_asset == drift_asset("churn") == "airfoil://churn/drift"
+
+
+def test_without_retraining_prepare_keeps_its_schedule_only() -> None:
+    spec = parse_spec(spec_yaml(name="churn", schedule="@weekly", monitor={}))
+    plans = {p.dag_id: p for p in build_plans(spec, "/specs/churn.yaml")}
+    assert plans["churn__prepare"].schedule_asset is None
+    assert "churn__monitor" in plans
