@@ -107,6 +107,15 @@ class Case:
                 params={"b": batch_id},
             )
 
+    def profiles(self, batch_id: int) -> tuple[int, int]:
+        """(profiles, rows they count) stored for a batch: one per stored chunk, its scored rows."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.text("select count(*), coalesce(sum(rows), 0) from airfoil_profiles where batch_id = :b"),
+                {"b": batch_id},
+            ).one()
+        return int(row[0]), int(row[1])
+
     def stored_keys(self, batch_id: int) -> tuple[int, int]:
         """(rows, distinct row_index) stored for a batch."""
         with self.engine.connect() as conn:
@@ -154,6 +163,7 @@ def _case(base: Airfoil, tmp_path: Path, backend: str) -> Iterator[Case]:
                 ids = "select id from airfoil_batches where pipeline = :p and batch_key like :k"
                 params = {"p": NAME, "k": f"%{token}%"}
                 conn.execute(sa.text(f"delete from airfoil_predictions where batch_id in ({ids})"), params)
+                conn.execute(sa.text(f"delete from airfoil_profiles where batch_id in ({ids})"), params)
                 conn.execute(sa.text(f"delete from airfoil_batches where id in ({ids})"), params)
         engine.dispose()
 
@@ -218,6 +228,8 @@ def test_scores_each_new_block_once(sqlite_case: Case) -> None:
         assert rejected["prediction"].isna().all() and rejected["probabilities"].isna().all()
         assert block["rows_rejected"] == len(expected)
         assert block["rows_scored"] == rows - len(expected)
+        # The monitor's profile of the block: one per chunk, counting exactly the scored rows.
+        assert case.profiles(block["id"]) == (1, rows - len(expected))
 
         # The scored rows hold what the champion predicts for them.
         good = stored[stored["rejected"].isna()]
@@ -237,6 +249,7 @@ def test_scores_each_new_block_once(sqlite_case: Case) -> None:
             k: before[batch_id][k] for k in ("status", "rows_total", "dag_run_id", "chunks_done")
         }
         assert case.stored_keys(batch_id) == (b["rows_total"], b["rows_total"])
+        assert case.profiles(batch_id) == (1, b["rows_scored"])  # re-scoring a done block adds none
 
     # A new file and a changed file: two new blocks (the changed one under a new fingerprint).
     third = case.incoming / f"patients-2024-06-03-{case.token}.csv"
@@ -326,6 +339,7 @@ def test_killed_run_resumes_without_duplicates(case: Case) -> None:
     # Each chunk is stored together with the progress that counts it: no more, no less.
     assert killed["rows_total"] == killed["chunks_done"] * KILL_CHUNK
     assert case.stored_keys(killed["id"]) == (killed["rows_total"], killed["rows_total"])
+    assert case.profiles(killed["id"]) == (killed["chunks_done"], killed["rows_total"])  # profiled as stored
 
     proc2 = case.batch_predict()
     assert "batch: 1 new block(s) scored" in proc2.stdout, proc2.stdout
@@ -335,6 +349,7 @@ def test_killed_run_resumes_without_duplicates(case: Case) -> None:
     assert done["rows_total"] == done["rows_scored"] == KILL_ROWS
     assert done["chunks_done"] == KILL_ROWS // KILL_CHUNK
     assert case.stored_keys(done["id"]) == (KILL_ROWS, KILL_ROWS)
+    assert case.profiles(done["id"]) == (KILL_ROWS // KILL_CHUNK, KILL_ROWS)  # every row counted once
     (result,) = _score_results(case.airfoil.home)
     assert result["resumed_at"] == killed["rows_total"], result  # continued after the stored chunks
     assert result["rows"] == KILL_ROWS

@@ -43,7 +43,7 @@ def check(ctx: StepContext) -> dict[str, Any]:
         return _nothing(ctx, None, None, until, f"{name} has {why}: nothing to monitor")
     version, reference, digest, run_id = target
     since = _since(ctx, store, version)
-    stored = stored_profiles(store, name, digest, since, until)
+    stored = stored_profiles(store, name, digest, since, until, version=version)
     current = merge([Profile.from_json(p) for _, _, p in stored])
     if current is None or current.rows == 0:
         which = f"v{version}" if version is not None else "transient requests"

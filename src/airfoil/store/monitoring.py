@@ -30,9 +30,16 @@ def add_profile(store: PredictionStore, row: dict[str, Any]) -> bool:
 
 
 def stored_profiles(
-    store: PredictionStore, pipeline: str, reference: str, since: float | None, until: float
+    store: PredictionStore,
+    pipeline: str,
+    reference: str,
+    since: float | None,
+    until: float,
+    *,
+    version: int | None = None,
 ) -> list[tuple[float, int, str]]:
-    """(scored_at, rows, profile JSON) of every profile counted in `reference`'s bins in (since, until]."""
+    """(scored_at, rows, profile JSON) of every profile counted in `reference`'s bins in (since, until],
+    of rows scored by `version` when given (two versions may share a reference, not their rows)."""
     query = (
         sa.select(profiles.c.scored_at, profiles.c.rows, profiles.c.profile)
         .where(profiles.c.pipeline == pipeline, profiles.c.reference == reference)
@@ -41,6 +48,8 @@ def stored_profiles(
     )
     if since is not None:
         query = query.where(profiles.c.scored_at > since)
+    if version is not None:
+        query = query.where(profiles.c.model_version == version)
     with store.engine.connect() as conn:
         return [(float(r.scored_at), int(r.rows), r.profile) for r in conn.execute(query)]
 

@@ -38,7 +38,11 @@ def test_labels_paths_resolve_against_the_spec_folder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("monitor", "deploy", "message"),
     [
-        ({"min": {"roc_auc": 0.9}}, None, r"monitor.min.roc_auc \(line \d+\): not a live classification metric"),
+        (
+            {"min": {"roc_auc": 0.9}},
+            None,
+            r"monitor.min.roc_auc \(line \d+\): not a live classification metric",
+        ),
         ({"drift": {"test": "wasserstein"}}, None, r"monitor.drift.test"),
         ({"drift": {"correction": "holm"}}, None, r"monitor.drift.correction"),
         ({"labels": {"path": "l.csv", "key": "id"}}, None, r"labels are joined .* set deploy.batch.key"),

@@ -97,6 +97,10 @@ def test_profiles_in_a_window(store: PredictionStore, pipeline: str) -> None:
         (200.0, 7),
     ]
     assert [(t, n) for t, n, _ in stored_profiles(store, pipeline, "r" * 64, 100.0, 300.0)] == [(200.0, 7)]
+    # another version counting in the same bins (a retrain on the same data): not this version's rows
+    add_profile(store, {**_profile(pipeline, "api:w:4", 11, at=250.0), "model_version": 4})
+    assert [n for _, n, _ in stored_profiles(store, pipeline, "r" * 64, None, 300.0, version=3)] == [5, 7]
+    assert [n for _, n, _ in stored_profiles(store, pipeline, "r" * 64, None, 300.0, version=4)] == [11]
 
 
 def test_monitor_runs_replace_on_retry_and_come_newest_first(store: PredictionStore, pipeline: str) -> None:
