@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/airfoil run examples/seattle_weather/pipeline.yaml
 	$(BIN)/airfoil models list breast_cancer
 	$(BIN)/airfoil predict breast_cancer --input examples/breast_cancer/incoming/patients-2024-06-01.csv
+	$(BIN)/airfoil monitor breast_cancer --since 2000-01-01
 	$(BIN)/airfoil run examples/transient_weather/pipeline.yaml
 	$(BIN)/airfoil transient run examples/transient_weather/pipeline.yaml \
 		--conf-file examples/transient_weather/request.json
@@ -43,6 +44,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/monitor.py
 
 clean:
 	rm -rf .airfoil .pytest_cache .mypy_cache .ruff_cache

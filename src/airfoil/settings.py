@@ -31,6 +31,7 @@ _TOML_KEYS = {
     "max_inflight": "AIRFOIL_MAX_INFLIGHT",
     "store_url": "AIRFOIL_STORE_URL",
     "monitor_flush_seconds": "AIRFOIL_MONITOR_FLUSH_SECONDS",
+    "api_profiles": "AIRFOIL_API_PROFILES",
     "airflow_api_url": "AIRFOIL_AIRFLOW_API_URL",
     "airflow_api_user": "AIRFOIL_AIRFLOW_API_USER",
     "airflow_api_password": "AIRFOIL_AIRFLOW_API_PASSWORD",
@@ -58,6 +59,7 @@ class Settings:
     store_url: str = ""
     # How often each API worker stores the profile of the rows it scored
     monitor_flush_seconds: float = 5.0
+    api_profiles: bool = True  # off: the API keeps no profiles (its rows are not monitored)
     # An Airflow api-server to trigger transient DAG runs on; unset: run them in-process
     airflow_api_url: str | None = None
     airflow_api_user: str | None = None
@@ -132,6 +134,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_inflight=_number(get, "max_inflight", int, 64),
         store_url=get("store_url") or f"sqlite:///{home / 'predictions.db'}",
         monitor_flush_seconds=_number(get, "monitor_flush_seconds", float, 5.0),
+        api_profiles=(get("api_profiles") or "1").lower() in ("1", "true", "yes"),
         airflow_api_url=(get("airflow_api_url") or "").rstrip("/") or None,
         airflow_api_user=get("airflow_api_user"),
         airflow_api_password=get("airflow_api_password"),

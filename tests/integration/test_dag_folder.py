@@ -63,8 +63,10 @@ def test_dagbag_renders_every_example_without_errors(tmp_path: Path) -> None:
     assert set(out["dags"]) == {
         *(f"{p}__{d}" for p in trained for d in ("prepare", "train")),
         "breast_cancer__batch_predict",
+        "breast_cancer__monitor",
         "transient_weather__prepare",
         "transient_weather__transient",
+        "transient_weather__monitor",
     }
     for dag_id, dag in out["dags"].items():
         if dag_id.endswith("__transient"):  # a failed request is reported, not retried behind the caller
@@ -73,7 +75,12 @@ def test_dagbag_renders_every_example_without_errors(tmp_path: Path) -> None:
             assert all(retries >= 1 for retries in dag["tasks"].values()), dag_id
     assert list(out["dags"]["breast_cancer__prepare"]["tasks"]) == ["extract", "validate", "split"]
     assert out["dags"]["breast_cancer__prepare"]["assets"] == ["airfoil://breast_cancer/dataset"]
-    assert out["dags"]["breast_cancer__prepare"]["schedule"] == "@weekly"
+    # weekly, or when the monitor emits the drift Asset (retrain_on_drift)
+    assert "airfoil://breast_cancer/drift" in out["dags"]["breast_cancer__prepare"]["schedule"]
+    monitor = out["dags"]["breast_cancer__monitor"]
+    assert list(monitor["tasks"]) == ["check", "alert"]
+    assert monitor["assets"] == ["AssetAlias(name='airfoil-breast_cancer-drift', group='asset')"]
+    assert out["dags"]["transient_weather__prepare"]["schedule"] == "None"
     assert out["dags"]["breast_cancer__train"]["schedule"] == "airfoil://breast_cancer/dataset"
     assert out["dags"]["breast_cancer__train"]["assets"] == ["airfoil://breast_cancer/model"]
     assert set(out["dags"]["cars__train"]["tasks"]) == {"dataset", "tune", "evaluate", "register", "promote"}
@@ -84,7 +91,7 @@ def test_dagbag_renders_every_example_without_errors(tmp_path: Path) -> None:
 
 def test_parsing_imports_no_heavy_library(tmp_path: Path) -> None:
     out = _python(PARSE_ONLY, str(ROOT / "dags" / "airfoil_dags.py"), env=_env(tmp_path, EXAMPLES))
-    assert len(out["dags"]) == 9
+    assert len(out["dags"]) == 11
     assert out["heavy"] == []
 
 
@@ -94,4 +101,4 @@ def test_a_broken_spec_does_not_hide_the_others(tmp_path: Path) -> None:
     (folder / "broken").mkdir()
     (folder / "broken" / "pipeline.yaml").write_text("name: broken\ntask: [\n")
     out = _python(PARSE_ONLY, str(ROOT / "dags" / "airfoil_dags.py"), env=_env(tmp_path, folder))
-    assert len(out["dags"]) == 9 and not any(d.startswith("broken") for d in out["dags"])
+    assert len(out["dags"]) == 11 and not any(d.startswith("broken") for d in out["dags"])

@@ -56,6 +56,7 @@ OPERATIONS = [
     ("POST", "/v2/models/{name}/versions/{version}/infer"),
     ("POST", "/v1/models/{name}/invocations"),
     ("GET", "/v1/models"),
+    ("GET", "/v1/models/{name}/monitor"),
     ("GET", "/metrics"),
     ("POST", "/v1/models/{name}/transient"),
     ("GET", "/v1/predictions/{request_id}"),

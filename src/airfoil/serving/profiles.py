@@ -40,13 +40,15 @@ class LiveProfiles:
 
     def add(self, model: LoadedModel, values: dict[str, Any], labels: list[Any]) -> None:
         """Keep one request's columns and predictions for the next flush (the hot path: one append)."""
-        if model.reference is None or model.version is None:
+        if model.reference is None or model.version is None or not self.settings.api_profiles:
             return
         key = (model.name, model.version, *model.reference)
         with self._lock:
             self._pending.setdefault(key, []).append((values, labels))
 
     def start(self) -> None:
+        if not self.settings.api_profiles:
+            return
         self._thread = threading.Thread(target=self._run, name="airfoil-profiles", daemon=True)
         self._thread.start()
 

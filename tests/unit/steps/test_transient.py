@@ -64,10 +64,16 @@ def test_train_predict_stores_predictions_with_lineage_and_rejects_bad_rows(make
     assert [r["prediction"] is None for r in stored] == [False, True, True, False]
     assert "x1: 'oops' is not a number" in stored[1]["rejected"]
     assert "x2: 'true' is not a number" in stored[2]["rejected"]
-    # Nothing but the dataset (written by this test) under the artifact root: no model file.
+    # Nothing but the dataset (written by this test) and the monitor's reference of that dataset
+    # under the artifact root: no model file.
     root = Path(ctx.settings.artifact_root)
-    files = sorted(p.name for p in root.rglob("*") if p.is_file())
-    assert files == ["latest.json", "test.parquet", "train.parquet"]
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert [f for f in files if "references" in f] == [f"demo/references/{'f' * 64}.json"]
+    assert sorted(Path(f).name for f in files if "references" not in f) == [
+        "latest.json",
+        "test.parquet",
+        "train.parquet",
+    ]
     # The same request again: not trained twice.
     again = train_predict(_transient_ctx(ctx, {"request_id": "r1", "rows": rows}))
     assert again["reused"] is True
