@@ -10,7 +10,7 @@
    ratio (target >= 20x), and the per-feature decisions side by side with their agreement.
 2. **Profiling overhead in batch scoring.** `score_source` (the engine of `<name>__batch_predict`
    and `airfoil predict`) on 1M rows through an ONNX model, with and without the model's reference
-   (without one nothing is profiled), alternated, best of 3 each: rows/s and the slowdown (target <= 5%).
+   (without one nothing is profiled), alternated, best of 5 each: rows/s and the slowdown (target <= 5%).
 3. **Profiling overhead in the API.** `airfoil serve` (1 worker) on the breast_cancer champion with
    AIRFOIL_API_PROFILES on and off, alternated, 1-row requests from bench/serve.py's open-loop client
    at a fixed rate: p50 / p99 from the scheduled send (target: <= 0.1 ms added to p99).
@@ -216,7 +216,7 @@ def batch_overhead(tmp: Path, rows: int) -> dict[str, Any]:
     store = PredictionStore(f"sqlite:///{tmp / 'batch.db'}")
     store.upgrade()
     timings: dict[str, list[float]] = {"with": [], "without": []}
-    for attempt in range(3):
+    for attempt in range(5):
         for label in ("without", "with"):
             t0 = time.perf_counter()
             out = score_source(
@@ -230,7 +230,7 @@ def batch_overhead(tmp: Path, rows: int) -> dict[str, Any]:
     best = {k: rows / min(v) for k, v in timings.items()}
     slower = 1 - best["with"] / best["without"]
     print(
-        f"batch scoring {rows:,} rows (ONNX, SQLite store), best of 3: {best['without']:,.0f} rows/s "
+        f"batch scoring {rows:,} rows (ONNX, SQLite store), best of 5: {best['without']:,.0f} rows/s "
         f"without profiles, {best['with']:,.0f} with: {slower:+.1%} slower (target <= 5%)",
         flush=True,
     )
