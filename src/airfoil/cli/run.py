@@ -58,7 +58,8 @@ def run_pipeline(
         if p.kind != DagKind.transient and (only is None or p.kind == only)
     ]
     if not plans:
-        raise SpecError(str(path), [f"pipeline {spec.name!r} has no {only} DAG; check deploy: in the spec"])
+        section = "monitor:" if only == DagKind.monitor else "deploy:"
+        raise SpecError(str(path), [f"pipeline {spec.name!r} has no {only} DAG; check {section} in the spec"])
 
     with embedded.captured_output(log_path) as terminal:
         # Not a terminal (CI, a pipe): wide enough that tables stay readable in a log.

@@ -81,14 +81,15 @@ def _target(ctx: StepContext) -> tuple[int | None, Reference, str, str | None] |
     version = champion_version(c, name)
     if version is None:
         return None
-    tags = get_version(c, name, version).tags or {}
+    mv = get_version(c, name, version)
+    tags = mv.tags or {}
     if not tags.get("profile_uri"):
         raise DataError(
             f"{name} v{version} has no reference profile (it was registered before airfoil monitored "
             "models); train a new version to monitor it"
         )
     reference = references.get(tags["profile_uri"], tags["profile_sha256"])
-    return version, reference, tags["profile_sha256"], get_version(c, name, version).run_id
+    return version, reference, tags["profile_sha256"], mv.run_id
 
 
 def transient_reference(ctx: StepContext) -> tuple[Reference, str] | None:
@@ -117,7 +118,8 @@ def _since(ctx: StepContext, store: Any, version: int | None) -> float | None:
         except ValueError:
             raise DataError(f"since: {raw!r} is not an ISO date or time (e.g. 2026-11-27T08:00)") from None
         return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
-    previous = monitor_history(store, ctx.spec.name, version, limit=1)
+    # An Airflow retry of this DAG run recomputes the same window: its own earlier result is not "before".
+    previous = monitor_history(store, ctx.spec.name, version, limit=1, exclude_run=ctx.run.run_id)
     return previous[0]["window"]["end_s"] if previous else None
 
 

@@ -108,9 +108,14 @@ def save_monitor_run(store: PredictionStore, pipeline: str, run_key: str, result
 
 
 def monitor_history(
-    store: PredictionStore, pipeline: str, version: int | None = None, limit: int = 100
+    store: PredictionStore,
+    pipeline: str,
+    version: int | None = None,
+    limit: int = 100,
+    *,
+    exclude_run: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The latest monitor results of a pipeline (of one version), newest first."""
+    """The latest monitor results of a pipeline (of one version; but `exclude_run`), newest first."""
     query = (
         sa.select(monitor_runs.c.result)
         .where(monitor_runs.c.pipeline == pipeline)
@@ -119,5 +124,7 @@ def monitor_history(
     )
     if version is not None:
         query = query.where(monitor_runs.c.model_version == version)
+    if exclude_run is not None:
+        query = query.where(monitor_runs.c.run_key != exclude_run)
     with store.engine.connect() as conn:
         return [json.loads(r.result) for r in conn.execute(query)]

@@ -113,6 +113,7 @@ def test_monitor_runs_replace_on_retry_and_come_newest_first(store: PredictionSt
     history = monitor_history(store, pipeline)
     assert [r["rows"] for r in history] == [3, 2]
     assert [r["rows"] for r in monitor_history(store, pipeline, version=3)] == [2]
+    assert [r["rows"] for r in monitor_history(store, pipeline, exclude_run="run-2")] == [2]
 
 
 def test_scored_rows_are_those_with_a_key_and_a_prediction(store: PredictionStore, pipeline: str) -> None:
