@@ -18,7 +18,7 @@
    a 0.5 sd shift of one feature at windows of 1k / 10k / 100k rows, share of 50 windows flagged on
    that feature; 50 unchanged windows per size, share raising any alert.
 
-Run: .venv/bin/python bench/monitor.py [--skip-api] [--skip-evidently] [--rows 1000000]
+Run: .venv/bin/python bench/monitor.py [--only drift|batch|api|power] [--skip-api] [--skip-evidently]
 Figures go to bench/results/monitor.json.
 """
 
@@ -245,6 +245,9 @@ def api_overhead(tmp: Path, rate: float, seconds: float) -> dict[str, Any]:
     home = tmp / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFOIL_", "AIRFLOW"))}
     env.update(AIRFOIL_HOME=str(home), AIRFOIL_API_TOKEN=secrets.token_hex(8), PYTHONWARNINGS="ignore")
+    env.update(AIRFOIL_POLL_SECONDS=os.environ.get("BENCH_POLL_SECONDS", "2"))
+    if os.environ.get("BENCH_FLUSH_SECONDS"):
+        env["AIRFOIL_MONITOR_FLUSH_SECONDS"] = os.environ["BENCH_FLUSH_SECONDS"]
     print("training the breast_cancer champion for the API run...", flush=True)
     subprocess.run(
         [str(BIN / "airfoil"), "run", str(ROOT / "examples" / "breast_cancer" / "pipeline.yaml")],
@@ -258,14 +261,13 @@ def api_overhead(tmp: Path, rate: float, seconds: float) -> dict[str, Any]:
     )
     args = SimpleNamespace(duration=seconds, pool=32)
     results: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
-    for attempt in range(2):
+    for attempt in range(3):
         for label in ("off", "on"):
             port = serve.free_port()
             run_env = {**env, "AIRFOIL_API_PROFILES": "1" if label == "on" else "0"}
             cmd = [str(BIN / "airfoil"), "serve", "--port", str(port)]
-            server = serve.Server(
-                f"airfoil serve profiles {label}", cmd, run_env, tmp, tmp / f"api-{label}.log"
-            )
+            log_to = Path(os.environ.get("BENCH_LOGS", tmp)) / f"api-{label}-{attempt}.log"
+            server = serve.Server(f"airfoil serve profiles {label}", cmd, run_env, tmp, log_to)
             try:
                 url = f"http://127.0.0.1:{port}/v1/models/breast_cancer/invocations"
                 server.wait_ready(
@@ -327,6 +329,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-evidently", action="store_true")
     parser.add_argument("--skip-api", action="store_true")
+    parser.add_argument("--only", choices=["drift", "batch", "api", "power"], help="run one part")
     parser.add_argument(
         "--rate", type=float, default=1500.0, help="API requests/s (about half of 1 worker's max)"
     )
@@ -335,14 +338,18 @@ def main() -> None:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="airfoil-bench-monitor-") as name:
         tmp = Path(name)
-        results["drift"] = drift_side_by_side(tmp, args.rows, args.skip_evidently)
-        results["batch"] = batch_overhead(tmp, args.rows)
-        if not args.skip_api:
+        if args.only in (None, "drift"):
+            results["drift"] = drift_side_by_side(tmp, args.rows, args.skip_evidently)
+        if args.only in (None, "batch"):
+            results["batch"] = batch_overhead(tmp, args.rows)
+        if args.only == "api" or (args.only is None and not args.skip_api):
             results["api"] = api_overhead(tmp, args.rate, args.duration)
-        results["power"] = power()
+        if args.only in (None, "power"):
+            results["power"] = power()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "monitor.json").write_text(json.dumps(results, indent=2, default=str))
-    print(f"\nfigures: {RESULTS / 'monitor.json'}")
+    out = RESULTS / ("monitor.json" if args.only is None else f"monitor-{args.only}.json")
+    out.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nfigures: {out}")
 
 
 if __name__ == "__main__":

@@ -31,18 +31,21 @@ class Reference:
     def rows(self) -> int:
         return self.profile.rows
 
-    def profile_chunk(self, values: dict[str, Any], predictions: Any, rejected: int = 0) -> Profile:
+    def profile_chunk(
+        self, values: dict[str, Any], predictions: Any, rejected: int = 0, rows: int | None = None
+    ) -> Profile:
         """Count one chunk of scored rows (`values`: column -> good rows' values; `predictions`:
         their labels or values) in these bins. Small chunks keep their raw numeric values; chunks
         over `PROFILE_ROWS` rows are counted on a systematic sample of that many (every k-th row),
-        which keeps the cost a few percent of scoring and the tests more than enough rows."""
+        which keeps the cost a few percent of scoring and the tests more than enough rows. `rows`:
+        how many scored rows these stand for, when the caller sampled them already (the API)."""
         n = len(predictions)
         take = _systematic(n)
         columns = {
             name: b.count(_rows(values[name], take), keep_values=True) for name, b in self.bins.items()
         }
         counted = self.prediction_bins.count(_rows(predictions, take), keep_values=True)
-        return Profile(n, columns, counted, rejected)
+        return Profile(n if rows is None else rows, columns, counted, rejected)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ import queue
 import threading
 from typing import Any
 
+from airfoil.monitor.reference import references
 from airfoil.registry.loaded import LoadedModel, ModelCache, load_model
 from airfoil.serving.metrics import Metrics
 from airfoil.serving.poller import champion_aliases, watch
@@ -105,6 +106,8 @@ class Champions:
         """Load a version; a champion that fails is remembered and not retried until the alias moves."""
         try:
             loaded = load_model(self.settings, name, version)
+            if loaded.reference is not None and self.settings.api_profiles:
+                references.get(*loaded.reference)  # read now, not at the first profile flush
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             if remember:
