@@ -19,6 +19,9 @@
    that feature; 50 unchanged windows per size, share raising any alert.
 
 Run: .venv/bin/python bench/monitor.py [--only drift|batch|api|power] [--skip-api] [--skip-evidently]
+     [--rate 1000] [--duration 20]. BENCH_POLL_SECONDS=3600 switches the API's 2-second registry
+     poll off in both arms (its tail cost is measured by bench/serve.py); BENCH_FLUSH_SECONDS sets
+     AIRFOIL_MONITOR_FLUSH_SECONDS; BENCH_LOGS=DIR keeps the servers' logs.
 Figures go to bench/results/monitor.json.
 """
 
