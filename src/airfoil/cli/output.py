@@ -96,7 +96,10 @@ def summary(
 
         show(console, monitor.result("check") or {}, monitor.result("alert"))
     console.print(f"\ndone in {seconds:.1f}s. Where to look:")
-    for label, cmd in where_to_look(settings, spec.name, transient=spec.deploy.mode == "transient"):
+    looks = where_to_look(
+        settings, spec.name, transient=spec.deploy.mode == "transient", monitored=spec.monitor is not None
+    )
+    for label, cmd in looks:
         console.print(f"  {label:<11} {cmd}", soft_wrap=True)
 
 
@@ -106,7 +109,9 @@ def _store(settings: Settings) -> str:
     return sa.make_url(settings.store_url).render_as_string(hide_password=True)
 
 
-def where_to_look(settings: Settings, name: str, transient: bool = False) -> list[tuple[str, str]]:
+def where_to_look(
+    settings: Settings, name: str, transient: bool = False, monitored: bool = False
+) -> list[tuple[str, str]]:
     """Commands that open the MLflow and Airflow UIs on these results, and use the model."""
     airflow_env = " ".join(
         f"{k}={shlex.quote(os.environ[k])}"
@@ -131,8 +136,11 @@ def where_to_look(settings: Settings, name: str, transient: bool = False) -> lis
             ("registry", f"airfoil models list {name}"),
             ("serve", f"AIRFOIL_HOME={home} airfoil serve  # the champions over HTTP"),
             ("predict", f"airfoil predict {name} --input FILE  # score a file with the champion"),
-            ("monitor", f"airfoil monitor {name}  # drift and live metrics since the last monitor run"),
         ]
+    if monitored:
+        looks.append(
+            ("monitor", f"airfoil monitor {name}  # drift and live metrics since the last monitor run")
+        )
     return [*looks, ("predictions", _store(settings)), ("artifacts", settings.artifact_root)]
 
 
