@@ -15,6 +15,7 @@ from typing import Any
 from airflow.sdk import Asset, AssetAlias, get_current_context
 
 from airfoil.plan.names import drift_alias, drift_asset
+from airfoil.spec.monitor import Alert
 from airfoil.steps.context import StepContext
 
 log = logging.getLogger("airfoil.monitor")
@@ -30,31 +31,9 @@ def alert(ctx: StepContext, result: dict[str, Any]) -> dict[str, Any]:
     assert monitor is not None
     context: Any = get_current_context()
     sent = []
-    payload = _payload(result)
-    if monitor.alert.webhook is not None:
-        from airflow.providers.http.notifications.http import HttpNotifier
-
-        hook = monitor.alert.webhook
-        HttpNotifier(
-            http_conn_id=hook.conn_id,
-            endpoint=hook.endpoint,
-            method=hook.method,
-            json=payload,
-            headers={"Content-Type": "application/json"},
-        )(context)
-        sent.append("webhook")
-    if monitor.alert.email is not None:
-        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-
-        email = monitor.alert.email
-        SmtpNotifier(
-            to=email.to,
-            from_email=email.from_email,
-            smtp_conn_id=email.conn_id,
-            subject=f"[airfoil] {name}: monitor alert",
-            html_content=_email(result),
-        )(context)
-        sent.append("email")
+    for channel, notifier in _notifiers(monitor.alert, name, result):
+        notifier(context)  # renders its templates, sends, raises if it cannot (the task retries)
+        sent.append(channel)
     triggered = bool(result.get("retrain_triggered"))
     if triggered:
         context["outlet_events"][AssetAlias(drift_alias(name))].add(
@@ -63,6 +42,44 @@ def alert(ctx: StepContext, result: dict[str, Any]) -> dict[str, Any]:
         )
         log.warning("airfoil monitor: %s emitted: prepare -> train retrains %s", drift_asset(name), name)
     return {"alerted": True, "sent": sent, "retrain_triggered": triggered}
+
+
+def _notifiers(alert: Alert, name: str, result: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(channel, Airflow notifier) for every channel the spec's `monitor.alert` names."""
+    out: list[tuple[str, Any]] = []
+    if alert.webhook is not None:
+        from airflow.providers.http.notifications.http import HttpNotifier
+
+        hook = alert.webhook
+        out.append(
+            (
+                "webhook",
+                HttpNotifier(
+                    http_conn_id=hook.conn_id,
+                    endpoint=hook.endpoint,
+                    method=hook.method,
+                    json=_payload(result),
+                    headers={"Content-Type": "application/json"},
+                ),
+            )
+        )
+    if alert.email is not None:
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+        email = alert.email
+        out.append(
+            (
+                "email",
+                SmtpNotifier(
+                    to=email.to,
+                    from_email=email.from_email,
+                    smtp_conn_id=email.conn_id,
+                    subject=f"[airfoil] {name}: monitor alert",
+                    html_content=_email(result),
+                ),
+            )
+        )
+    return out
 
 
 def _payload(result: dict[str, Any]) -> dict[str, Any]:

@@ -70,3 +70,19 @@ def check(
         "reasons": reasons,
         "retrain_triggered": drift_alert and spec.retrain_on_drift,
     }
+
+
+def no_rows() -> dict[str, Any]:
+    """The verdict of a window with no scored rows: nothing drifts, nothing alerts."""
+    return {
+        "rows": 0,
+        "features": [],
+        "drifted_features": [],
+        "dataset_drift": False,
+        "drift_share": 0.0,
+        "prediction_drift": None,
+        "performance": None,
+        "alert": False,
+        "reasons": [],
+        "retrain_triggered": False,
+    }

@@ -16,6 +16,7 @@ from typing import Any
 from airfoil.artifacts import io
 from airfoil.errors import DataError
 from airfoil.monitor.check import check as verdict
+from airfoil.monitor.check import no_rows
 from airfoil.monitor.performance import live_metrics
 from airfoil.monitor.profile import Profile, merge, text
 from airfoil.monitor.reference import Reference, references
@@ -24,9 +25,16 @@ from airfoil.registry.client import client
 from airfoil.registry.versions import champion_version, get_version
 from airfoil.spec.monitor import Monitor
 from airfoil.steps.context import StepContext
+from airfoil.steps.profiling import dataset_reference
 from airfoil.steps.readers import expand, format_of, query, read_frame
 from airfoil.store import open_store
-from airfoil.store.monitoring import monitor_history, save_monitor_run, scored_rows, stored_profiles
+from airfoil.store.monitoring import (
+    monitor_history,
+    monitor_run_count,
+    save_monitor_run,
+    scored_rows,
+    stored_profiles,
+)
 
 log = logging.getLogger("airfoil.monitor")
 
@@ -97,16 +105,7 @@ def transient_reference(ctx: StepContext) -> tuple[Reference, str] | None:
     latest = ctx.pipeline_uri("dataset", "latest.json")
     if not io.exists(latest):
         return None
-    uri = reference_uri(ctx, io.read_json(latest)["fingerprint"])
-    if not io.exists(uri):
-        return None
-    raw = io.read_bytes(uri)
-    return Reference.loads(raw), io.sha256(raw)
-
-
-def reference_uri(ctx: StepContext, fingerprint: str) -> str:
-    """Where a transient pipeline keeps the reference of one dataset."""
-    return ctx.pipeline_uri("references", f"{fingerprint}.json")
+    return dataset_reference(ctx, io.read_json(latest)["fingerprint"])
 
 
 def _since(ctx: StepContext, store: Any, version: int | None) -> float | None:
@@ -137,17 +136,8 @@ def _nothing(
         "pipeline": ctx.spec.name,
         "version": version,
         "window": _window(since, until),
-        "rows": 0,
-        "features": [],
-        "drifted_features": [],
-        "dataset_drift": False,
-        "drift_share": 0.0,
-        "prediction_drift": None,
-        "performance": None,
+        **no_rows(),
         "performance_rows": 0,
-        "alert": False,
-        "reasons": [],
-        "retrain_triggered": False,
         "message": why,
     }
     if version is not None:
@@ -220,5 +210,5 @@ def _log_to_mlflow(
         **{f"monitor_psi_{f['name']}": f["psi"] for f in result["features"]},
         **{f"live_{k}": v for k, v in (result["performance"] or {}).items()},
     }
-    step = len(monitor_history(store, ctx.spec.name, version, limit=100_000)) - 1
+    step = monitor_run_count(store, ctx.spec.name, version) - 1  # this run is stored already
     runs.log_monitor_metrics(ctx.settings, run_id, metrics, step=step, at=result["window"]["end_s"])

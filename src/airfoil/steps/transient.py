@@ -10,14 +10,13 @@ the reason and stores no prediction.
 
 from __future__ import annotations
 
-import functools
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 from airfoil.artifacts import io
 from airfoil.errors import DataError
-from airfoil.monitor.reference import Reference, build_reference, write_reference
+from airfoil.monitor.reference import build_reference
 from airfoil.registry.loaded import LoadedModel
 from airfoil.steps import metrics
 from airfoil.steps.checks import check_rows, row_count
@@ -25,7 +24,7 @@ from airfoil.steps.context import StepContext
 from airfoil.steps.json import json_safe
 from airfoil.steps.model import feature_frame
 from airfoil.steps.predictions import prediction_table
-from airfoil.steps.profiling import Profiler
+from airfoil.steps.profiling import Profiler, dataset_reference
 from airfoil.steps.train import latest_dataset, search
 from airfoil.store import BatchKind, BatchStatus, open_store
 from airfoil.store.schema import ProfileSource
@@ -114,9 +113,11 @@ def _train_and_predict(
     else:  # every row rejected: nothing to predict
         labels, proba = np.array([], dtype=object), None
     table = prediction_table(checked, np.asarray(labels), proba, classes=classes, row_index=np.arange(n))
-    reference, digest = dataset_reference(
+    found = dataset_reference(
         ctx, dataset["fingerprint"], lambda: build_reference(X, columns, spec.task, model.predict(X_test))
     )
+    assert found is not None  # built when missing
+    reference, digest = found
     profiler = Profiler(reference, digest, spec.name, ProfileSource.request, batch_id, None)
     known = {c["name"] for c in columns}
     lineage = {
@@ -148,24 +149,6 @@ def _train_and_predict(
     }
     profile = profiler.row(checked, labels, 0)
     return table, json_safe(lineage), json_safe(classes) if classes else None, profile
-
-
-def dataset_reference(ctx: StepContext, fingerprint: str, build: Any) -> tuple[Reference, str]:
-    """The monitor's reference for one dataset of a transient pipeline (its train split, and the
-    predictions on its test split of the first model trained on it), written once, then shared by
-    every request on that dataset: their profiles merge because they count in the same bins."""
-    from airfoil.steps.monitor import reference_uri
-
-    uri = reference_uri(ctx, fingerprint)
-    if not io.exists(uri):
-        write_reference(uri, build())
-    return _read_reference(uri)
-
-
-@functools.lru_cache(maxsize=16)
-def _read_reference(uri: str) -> tuple[Reference, str]:
-    raw = io.read_bytes(uri)
-    return Reference.loads(raw), io.sha256(raw)
 
 
 def _arrow(rows: dict[str, list[Any]], columns: list[dict[str, Any]]) -> Any:

@@ -107,6 +107,15 @@ def save_monitor_run(store: PredictionStore, pipeline: str, run_key: str, result
             conn.execute(monitor_runs.insert().values(pipeline=pipeline, run_key=run_key, **values))
 
 
+def monitor_run_count(store: PredictionStore, pipeline: str, version: int | None) -> int:
+    """How many monitor runs of a pipeline (of one version) are stored."""
+    query = sa.select(sa.func.count()).select_from(monitor_runs).where(monitor_runs.c.pipeline == pipeline)
+    if version is not None:
+        query = query.where(monitor_runs.c.model_version == version)
+    with store.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
 def monitor_history(
     store: PredictionStore,
     pipeline: str,

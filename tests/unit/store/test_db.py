@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 from airfoil.store import PredictionStore, StoreError
 from airfoil.store.migrate import MIGRATIONS
 from airfoil.store.schema import PREDICTION_COLUMNS
-from tests.conftest import require_postgres
+from tests.unit.store.store_support import chunk
 
 
 def _head() -> str:
@@ -31,50 +30,6 @@ def _head() -> str:
     head = ScriptDirectory.from_config(cfg).get_current_head()
     assert head is not None
     return head
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store' / 'predictions.db'}"
-    return require_postgres()
-
-
-@pytest.fixture
-def pipeline() -> str:
-    return f"unit_store_{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def store(store_url: str, pipeline: str) -> Iterator[PredictionStore]:
-    store = PredictionStore(store_url)
-    store.upgrade()
-    try:
-        yield store
-    finally:
-        with store.engine.begin() as conn:
-            ids = "select id from airfoil_batches where pipeline = :p"
-            conn.execute(
-                sa.text(f"delete from airfoil_predictions where batch_id in ({ids})"), {"p": pipeline}
-            )
-            conn.execute(sa.text("delete from airfoil_batches where pipeline = :p"), {"p": pipeline})
-        store.close()
-
-
-def _chunk(rows: range, prediction: str = "yes", rejected: dict[int, str] | None = None) -> pa.Table:
-    rejected = rejected or {}
-    return pa.table(
-        {
-            "row_index": pa.array(list(rows), pa.int64()),
-            "row_id": pa.array([f"id{i}" for i in rows], pa.string()),
-            "model_version": pa.array([3] * len(rows), pa.int64()),
-            "prediction": pa.array([None if i in rejected else prediction for i in rows], pa.string()),
-            "probabilities": pa.array(
-                [None if i in rejected else '{"no":0.25,"yes":0.75}' for i in rows], pa.string()
-            ),
-            "rejected": pa.array([rejected.get(i) for i in rows], pa.string()),
-        }
-    )
 
 
 def test_upgrade_is_idempotent_and_at_head(store_url: str) -> None:
@@ -165,14 +120,14 @@ def test_open_batch_is_race_safe(store: PredictionStore, store_url: str, pipelin
 def test_write_chunk_upserts_and_counts(store: PredictionStore, pipeline: str) -> None:
     batch, _ = store.open_batch(pipeline, "block", "b@1")
     store.start(batch.id, restart=True, model_version=3, classes=["no", "yes"])
-    store.write_chunk(batch.id, _chunk(range(0, 5), rejected={1: "x: 'a' is not a number"}), 0)
-    store.write_chunk(batch.id, _chunk(range(5, 8)), 1)
+    store.write_chunk(batch.id, chunk(range(0, 5), rejected={1: "x: 'a' is not a number"}), 0)
+    store.write_chunk(batch.id, chunk(range(5, 8)), 1)
     b = store.batch_by_id(batch.id)
     assert (b.status, b.rows_total, b.rows_scored, b.rows_rejected, b.chunks_done) == ("running", 8, 7, 1, 2)
     assert store.count(batch.id) == {"rows": 8, "scored": 7, "rejected": 1}
 
     # The same rows again (another try of chunk 1): one row per key, the newer values.
-    store.write_chunk(batch.id, _chunk(range(5, 8), prediction="no"), 1)
+    store.write_chunk(batch.id, chunk(range(5, 8), prediction="no"), 1)
     rows = store.predictions(batch.id)
     assert [r["row_index"] for r in rows] == list(range(8))
     assert [r["prediction"] for r in rows] == ["yes", None, "yes", "yes", "yes", "no", "no", "no"]
@@ -190,7 +145,7 @@ def test_start_without_restart_keeps_rows_and_restart_drops_them(
 ) -> None:
     batch, _ = store.open_batch(pipeline, "block", "c@1")
     store.start(batch.id, restart=True, model_version=3)
-    store.write_chunk(batch.id, _chunk(range(0, 4)), 0)
+    store.write_chunk(batch.id, chunk(range(0, 4)), 0)
     resumed = store.start(batch.id, restart=False, model_version=3)
     assert (resumed.status, resumed.rows_total, resumed.chunks_done) == ("running", 4, 1)
     assert store.count(batch.id)["rows"] == 4
@@ -202,7 +157,7 @@ def test_start_without_restart_keeps_rows_and_restart_drops_them(
 
 def test_write_chunk_done_marks_the_batch_done(store: PredictionStore, pipeline: str) -> None:
     batch, _ = store.open_batch(pipeline, "request", f"req-{uuid.uuid4().hex}")
-    store.write_chunk(batch.id, _chunk(range(3)), 0, done=True)
+    store.write_chunk(batch.id, chunk(range(3)), 0, done=True)
     found = store.request(batch.batch_key)
     assert found is not None
     assert (found.status, found.rows_total, found.rows_scored) == ("done", 3, 3)
@@ -213,15 +168,15 @@ def test_failed_write_stores_nothing(store: PredictionStore, pipeline: str) -> N
     """A chunk and its progress go in one transaction: a chunk that cannot be stored leaves no trace."""
     batch, _ = store.open_batch(pipeline, "block", "d@1")
     store.start(batch.id, restart=True)
-    store.write_chunk(batch.id, _chunk(range(2)), 0)
-    good = _chunk(range(2, 4))
+    store.write_chunk(batch.id, chunk(range(2)), 0)
+    good = chunk(range(2, 4))
     bad = good.set_column(0, "row_index", pa.array([2, None], pa.int64()))  # a key the database refuses
     with pytest.raises(Exception, match=r"(?i)null"):
         store.write_chunk(batch.id, bad, 1)
     b = store.batch_by_id(batch.id)
     assert (b.rows_total, b.chunks_done) == (2, 1)
     assert store.count(batch.id)["rows"] == 2
-    store.write_chunk(batch.id, _chunk(range(2, 4)), 1)  # the store still works afterwards
+    store.write_chunk(batch.id, chunk(range(2, 4)), 1)  # the store still works afterwards
     assert store.count(batch.id)["rows"] == 4
 
 

@@ -4,42 +4,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
-import sqlalchemy as sa
 
 from airfoil.store import PredictionStore
 from airfoil.store.monitoring import (
     add_profile,
     monitor_history,
+    monitor_run_count,
     profile_count,
     save_monitor_run,
     scored_rows,
     stored_profiles,
 )
-from tests.unit.store.test_db import _chunk, pipeline, store_url
-
-__all__ = ["pipeline", "store_url"]
-
-
-@pytest.fixture
-def store(store_url: str, pipeline: str) -> Iterator[PredictionStore]:
-    store = PredictionStore(store_url)
-    store.upgrade()
-    try:
-        yield store
-    finally:
-        with store.engine.begin() as conn:
-            for table in ("airfoil_profiles", "airfoil_monitor_runs"):
-                conn.execute(sa.text(f"delete from {table} where pipeline = :p"), {"p": pipeline})
-            ids = "select id from airfoil_batches where pipeline = :p"
-            conn.execute(
-                sa.text(f"delete from airfoil_predictions where batch_id in ({ids})"), {"p": pipeline}
-            )
-            conn.execute(sa.text("delete from airfoil_batches where pipeline = :p"), {"p": pipeline})
-        store.close()
+from tests.unit.store.store_support import chunk
 
 
 def _profile(
@@ -62,14 +41,14 @@ def test_a_chunk_and_its_profile_are_stored_together_once(store: PredictionStore
     batch, _ = store.open_batch(pipeline, "block", "b@1")
     store.start(batch.id, restart=True, model_version=3)
     store.write_chunk(
-        batch.id, _chunk(range(0, 4)), 0, profile=_profile(pipeline, f"{batch.id}:0", 4, batch.id)
+        batch.id, chunk(range(0, 4)), 0, profile=_profile(pipeline, f"{batch.id}:0", 4, batch.id)
     )
     # the same chunk again (a retry that re-scores it): replaced, not added
     store.write_chunk(
-        batch.id, _chunk(range(0, 4)), 0, profile=_profile(pipeline, f"{batch.id}:0", 4, batch.id)
+        batch.id, chunk(range(0, 4)), 0, profile=_profile(pipeline, f"{batch.id}:0", 4, batch.id)
     )
     store.write_chunk(
-        batch.id, _chunk(range(4, 6)), 1, profile=_profile(pipeline, f"{batch.id}:4", 2, batch.id)
+        batch.id, chunk(range(4, 6)), 1, profile=_profile(pipeline, f"{batch.id}:4", 2, batch.id)
     )
     assert profile_count(store, pipeline, batch.id) == {"profiles": 2, "rows": 6}
     # a restart (another version) drops the batch's profiles with its predictions
@@ -114,12 +93,13 @@ def test_monitor_runs_replace_on_retry_and_come_newest_first(store: PredictionSt
     assert [r["rows"] for r in history] == [3, 2]
     assert [r["rows"] for r in monitor_history(store, pipeline, version=3)] == [2]
     assert [r["rows"] for r in monitor_history(store, pipeline, exclude_run="run-2")] == [2]
+    assert (monitor_run_count(store, pipeline, 3), monitor_run_count(store, pipeline, None)) == (1, 2)
 
 
 def test_scored_rows_are_those_with_a_key_and_a_prediction(store: PredictionStore, pipeline: str) -> None:
     batch, _ = store.open_batch(pipeline, "block", "b@3")
     store.start(batch.id, restart=True, model_version=3)
-    store.write_chunk(batch.id, _chunk(range(0, 4), rejected={2: "bad"}), 0, done=True)
+    store.write_chunk(batch.id, chunk(range(0, 4), rejected={2: "bad"}), 0, done=True)
     rows = scored_rows(store, pipeline, 3, None, time.time() + 1)
     assert sorted(rows) == [("id0", "yes"), ("id1", "yes"), ("id3", "yes")]
     assert scored_rows(store, pipeline, 4, None, time.time() + 1) == []
