@@ -13,6 +13,8 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	@# the build's leftover metadata beside the code would make Airflow see airfoil's plugin twice
+	rm -rf src/airfoil.egg-info
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,6 +24,8 @@ demo: $(STAMP)
 	$(BIN)/airfoil models list breast_cancer
 	$(BIN)/airfoil predict breast_cancer --input examples/breast_cancer/incoming/patients-2024-06-01.csv
 	$(BIN)/airfoil monitor breast_cancer --since 2000-01-01
+	$(BIN)/airfoil report breast_cancer
+	$(BIN)/airfoil report cars
 	$(BIN)/airfoil run examples/transient_weather/pipeline.yaml
 	$(BIN)/airfoil transient run examples/transient_weather/pipeline.yaml \
 		--conf-file examples/transient_weather/request.json

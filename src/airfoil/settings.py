@@ -35,6 +35,8 @@ _TOML_KEYS = {
     "airflow_api_url": "AIRFOIL_AIRFLOW_API_URL",
     "airflow_api_user": "AIRFOIL_AIRFLOW_API_USER",
     "airflow_api_password": "AIRFOIL_AIRFLOW_API_PASSWORD",
+    "mlflow_ui_url": "AIRFOIL_MLFLOW_UI_URL",
+    "airflow_ui_url": "AIRFOIL_AIRFLOW_UI_URL",
 }
 
 
@@ -64,6 +66,10 @@ class Settings:
     airflow_api_url: str | None = None
     airflow_api_user: str | None = None
     airflow_api_password: str | None = None
+    # Where the report and the Airflow Models view link to (None: MLflow's tracking URI if it is a
+    # server; the Airflow api-server's URL)
+    mlflow_ui_url: str | None = None
+    airflow_ui_url: str | None = None
 
     @property
     def dags_folder(self) -> Path:
@@ -138,6 +144,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         airflow_api_url=(get("airflow_api_url") or "").rstrip("/") or None,
         airflow_api_user=get("airflow_api_user"),
         airflow_api_password=get("airflow_api_password"),
+        mlflow_ui_url=get("mlflow_ui_url"),
+        airflow_ui_url=get("airflow_ui_url") or get("airflow_api_url"),
     )
 
 

@@ -108,6 +108,30 @@ def monitor(
         raise typer.Exit(1)
 
 
+@app.command()
+def report(
+    name: Annotated[str, typer.Argument(help="pipeline (registered model) name", show_default=False)],
+    version: Annotated[int | None, typer.Option(help="this version instead of the champion")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="HTML file to write [default: AIRFOIL_HOME/reports/NAME-vN.html]")
+    ] = None,
+) -> None:
+    """Write the model's report: one self-contained HTML file (metrics, curves, importance, champion
+    history, drift and live metrics over time). Opens offline; nothing is fetched."""
+    from airfoil.report import build_report
+    from airfoil.settings import load_settings
+
+    try:
+        settings = load_settings()
+        shown, html = build_report(settings, name, version)
+    except AirfoilError as exc:
+        raise _fail(exc) from None
+    path = output or settings.home / "reports" / f"{name}-v{shown}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    typer.secho(f"report of {name} v{shown}: {path} ({len(html.encode()) / 1024:.0f} KB)", fg="green")
+
+
 @models_app.command("list")
 def models_list(
     name: Annotated[str, typer.Argument(help="registered model (pipeline) name")],

@@ -121,7 +121,7 @@ def where_to_look(
     home = shlex.quote(str(settings.home))
     looks = [
         ("MLflow UI", f"mlflow ui --backend-store-uri {settings.tracking_uri} --port 5000"),
-        ("Airflow UI", f"{airflow_env} airflow standalone"),
+        ("Airflow UI", f"{airflow_env} airflow standalone  # Models in its navigation: airfoil's view"),
     ]
     if transient:
         looks += [
@@ -136,6 +136,7 @@ def where_to_look(
             ("registry", f"airfoil models list {name}"),
             ("serve", f"AIRFOIL_HOME={home} airfoil serve  # the champions over HTTP"),
             ("predict", f"airfoil predict {name} --input FILE  # score a file with the champion"),
+            ("report", f"airfoil report {name}  # one HTML page: metrics, curves, importance, drift"),
         ]
     if monitored:
         looks.append(

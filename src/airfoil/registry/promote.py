@@ -9,7 +9,7 @@ from typing import Any
 
 from airfoil.errors import AirfoilError, RegistryError
 from airfoil.registry.client import CHAMPION, HISTORY_TAG, client
-from airfoil.registry.versions import champion_version, get_version, registered
+from airfoil.registry.versions import champion_history, champion_version, get_version
 from airfoil.settings import Settings
 from airfoil.spec.model import LOWER_IS_BETTER, PipelineSpec
 
@@ -94,7 +94,7 @@ def promote(
     if check:
         smoke(settings, name, version)
     current = champion_version(c, name)
-    history = _history(c, name)
+    history = champion_history(c, name)
     if current != version:
         history.append(version)
         c.set_registered_model_alias(name, CHAMPION, str(version))
@@ -109,7 +109,7 @@ def rollback(settings: Settings, name: str) -> dict[str, Any]:
     current = champion_version(c, name)
     if current is None:
         raise RegistryError(f"model {name!r} has no champion; nothing to roll back")
-    history = [v for v in _history(c, name) if v != current]
+    history = [v for v in champion_history(c, name) if v != current]
     if not history:
         raise RegistryError(
             f"model {name!r} v{current} is the only champion it has had; nothing to roll back to"
@@ -132,11 +132,6 @@ def recorded_decision(settings: Settings, name: str, version: int) -> Decision |
 def reject(settings: Settings, name: str, version: int, reason: str) -> None:
     """Record that a version failed the gate; the champion stays where it is."""
     record_decision(client(settings), name, version, False, reason)
-
-
-def _history(c: Any, name: str) -> list[int]:
-    raw = (registered(c, name).tags or {}).get(HISTORY_TAG)
-    return [int(v) for v in json.loads(raw)] if raw else []
 
 
 def record_decision(c: Any, name: str, version: int, passed: bool, reason: str) -> None:

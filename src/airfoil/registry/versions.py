@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airfoil.artifacts import io, modelfile
 from airfoil.errors import DataError, RegistryError, UnsafeModelError
-from airfoil.registry.client import CHAMPION, client
+from airfoil.registry.client import CHAMPION, HISTORY_TAG, client
 from airfoil.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,6 +43,17 @@ def champion_version(c: MlflowClient, name: str) -> int | None:
     return int(v) if v is not None else None
 
 
+def champion_history(c: MlflowClient, name: str) -> list[int]:
+    """The versions that held `champion`, oldest first (the last 50)."""
+    raw = (registered(c, name).tags or {}).get(HISTORY_TAG)
+    return [int(v) for v in json.loads(raw)] if raw else []
+
+
+def pipelines(settings: Settings) -> list[str]:
+    """The names of every registered model (one per trained pipeline), sorted."""
+    return sorted(rm.name for rm in client(settings).search_registered_models())
+
+
 def require_champion(settings: Settings, name: str) -> int:
     """The champion version of `name`; a clear error when there is none to score with."""
     version = champion_version(client(settings), name)
@@ -68,7 +79,9 @@ def describe(mv: Any, aliases: list[str]) -> dict[str, Any]:
         "promoted": {
             "passed": None if gate is None else gate == "true",
             "reason": tags.get("gate_reason", "not yet gated"),
+            "at": tags.get("gate_at"),
         },
+        "run_id": mv.run_id,
         "estimator": tags.get("estimator"),
         "airflow": {"dag_id": tags.get("airflow_dag_id"), "run_id": tags.get("airflow_run_id")},
         "sha256": tags.get("sha256"),

@@ -11,11 +11,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airfoil import __version__
+from airfoil.errors import RegistryError
 from airfoil.serving.champions import Champions
 from airfoil.serving.guard import Guard, resolve_token
 from airfoil.serving.http import error_response, json_response
@@ -123,6 +124,22 @@ def _add_airfoil_routes(api: FastAPI, champions: Champions, metrics: Metrics, se
                 404, f"no monitor run for {name!r} yet; run `airfoil monitor {name}` or its monitor DAG"
             )
         return json_response(found[0])
+
+    @api.get(
+        "/v1/models/{name}/report",
+        tags=["airfoil"],
+        response_class=HTMLResponse,
+        responses={404: {"description": "no such model or version"}},
+    )
+    async def report(name: str, version: int | None = None) -> Response:
+        """The model's report (`airfoil report NAME`): one self-contained HTML page."""
+        from airfoil.report import build_report
+
+        try:
+            _, html = await run_in_threadpool(build_report, settings, name, version)
+        except RegistryError as exc:
+            return error_response(404, str(exc))
+        return HTMLResponse(html)
 
     @api.get("/metrics", tags=["airfoil"])
     async def prometheus() -> Response:

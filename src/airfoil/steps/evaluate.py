@@ -1,4 +1,5 @@
-"""Evaluate step: pick the best candidate by CV score, measure every candidate on the test set, plot."""
+"""Evaluate step: pick the best candidate by CV score, measure every candidate on the test set, plot,
+and compute what the model report draws (`steps.diagnostics`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from airfoil.artifacts import io, modelfile
 from airfoil.steps import metrics
 from airfoil.steps.context import StepContext
+from airfoil.steps.diagnostics import diagnostics
 from airfoil.steps.model import feature_frame, positive_class
 
 
@@ -35,6 +37,8 @@ def evaluate(ctx: StepContext, dataset: dict[str, Any], tuned: list[dict[str, An
         if t is chosen:
             chosen_model = model
     plots = _plots(ctx, chosen_model, X, y)
+    report = diagnostics(spec, chosen_model, X, y)
+    report_uri = ctx.uri("diagnostics.json")
     result = {
         "chosen": chosen["candidate"],
         "metric": spec.metric,
@@ -42,6 +46,7 @@ def evaluate(ctx: StepContext, dataset: dict[str, Any], tuned: list[dict[str, An
         "candidates": rows,
         "model": chosen["model"],
         "plots": plots,
+        "diagnostics": {"uri": report_uri, "sha256": io.write_json(report_uri, report)},
         "dataset_fingerprint": dataset["fingerprint"],
     }
     io.write_json(ctx.uri("evaluation.json"), result)

@@ -74,6 +74,7 @@ def register(
         "estimator": chosen["estimator"],
         **serving_metadata(ctx, model, dataset),
         **reference_metadata(ctx, model, dataset, parent),
+        **diagnostics_metadata(ctx, evaluated, parent),
     }
     version, digest = runs.create_version(settings, spec.name, model_uri, parent, tags)
     return {**done, "version": version, "run_id": parent, "reused": False, "sha256": digest}
@@ -153,3 +154,14 @@ def reference_metadata(ctx: StepContext, model: Any, dataset: dict[str, Any], ru
     digest = write_reference(uri, reference)
     runs.log_text(ctx.settings, run_id, reference.dumps().decode(), "monitor/reference.json")
     return {"profile_uri": uri, "profile_sha256": digest}
+
+
+def diagnostics_metadata(ctx: StepContext, evaluated: dict[str, Any], run_id: str) -> dict[str, str]:
+    """The report's data (curves, residuals, permutation importance): tags pointing at the file the
+    evaluate step wrote, and a copy in the MLflow run. A retried evaluate without it adds nothing."""
+    ref = evaluated.get("diagnostics")
+    if not ref:
+        return {}
+    text = io.read_bytes(ref["uri"], ref["sha256"]).decode()
+    runs.log_text(ctx.settings, run_id, text, "report/diagnostics.json")
+    return {"diagnostics_uri": ref["uri"], "diagnostics_sha256": ref["sha256"]}
