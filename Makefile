@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/monitor.py
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf .airfoil .pytest_cache .mypy_cache .ruff_cache

@@ -57,6 +57,7 @@ OPERATIONS = [
     ("POST", "/v1/models/{name}/invocations"),
     ("GET", "/v1/models"),
     ("GET", "/v1/models/{name}/monitor"),
+    ("GET", "/v1/models/{name}/report"),
     ("GET", "/metrics"),
     ("POST", "/v1/models/{name}/transient"),
     ("GET", "/v1/predictions/{request_id}"),

@@ -33,15 +33,15 @@ def create_app() -> FastAPI:
         """Every pipeline the user may read: champion, versions, promotions, drift, links."""
         from airfoil.report.models import render_models
 
-        items = await run_in_threadpool(_overview, user)
+        items = await run_in_threadpool(_overview, user, _airflow_base(request))
         return HTMLResponse(render_models(items, user.get_name()))
 
     @app.get("/api/models")
-    async def models_json(user: User) -> JSONResponse:
-        return JSONResponse({"models": await run_in_threadpool(_overview, user)})
+    async def models_json(request: Request, user: User) -> JSONResponse:
+        return JSONResponse({"models": await run_in_threadpool(_overview, user, _airflow_base(request))})
 
     @app.get("/models/{name}/report", response_class=HTMLResponse)
-    async def report(name: str, user: User, version: int | None = None) -> HTMLResponse:
+    async def report(request: Request, name: str, user: User, version: int | None = None) -> HTMLResponse:
         from airfoil.errors import RegistryError
         from airfoil.plan import DagKind, dag_id
         from airfoil.report import build_report
@@ -50,7 +50,9 @@ def create_app() -> FastAPI:
         if not readable(user, dag_id(name, DagKind.train)):
             raise HTTPException(403, f"you may not read the DAGs of pipeline {name!r}")
         try:
-            _, html = await run_in_threadpool(build_report, load_settings(), name, version, airflow="")
+            _, html = await run_in_threadpool(
+                build_report, load_settings(), name, version, airflow=_airflow_base(request)
+            )
         except RegistryError as exc:
             raise HTTPException(404, str(exc)) from None
         return HTMLResponse(html)
@@ -58,12 +60,19 @@ def create_app() -> FastAPI:
     return app
 
 
-def _overview(user: BaseUser) -> list[dict[str, Any]]:
+def _airflow_base(request: Request) -> str:
+    """The Airflow UI's own path ("" at the root): links to DAG runs stay on this server."""
+    from airfoil.airflow.plugin import URL_PREFIX
+
+    return str(request.scope.get("root_path", "")).removesuffix(URL_PREFIX)
+
+
+def _overview(user: BaseUser, airflow: str) -> list[dict[str, Any]]:
     from airfoil.plan import DagKind, dag_id
     from airfoil.report.gather import overview
     from airfoil.settings import load_settings
 
     if not readable(user, None):
         raise HTTPException(403, "you may not read DAGs, so you may not see their models")
-    items = overview(load_settings(), airflow="")
+    items = overview(load_settings(), airflow=airflow)
     return [m for m in items if readable(user, dag_id(m["name"], DagKind.train))]

@@ -40,7 +40,8 @@ def _card(m: dict[str, Any]) -> str:
     rows = "".join(_version_row(m["links"], v) for v in versions[:10])
     history = " → ".join(f"v{v}" for v in m["history"]) or "none"
     report = f"<a class='report' href='models/{escape(name)}/report'>open the report</a>"
-    runs = f"<a href='/dags/{escape(name)}__train/runs' target='_top'>train DAG runs</a>"
+    airflow = escape(m["links"].get("airflow") or "")
+    runs = f"<a href='{airflow}/dags/{escape(name)}__train/runs' target='_top'>train DAG runs</a>"
     return (
         f"<section class='model' id='model-{escape(name)}'><div class='row'><h2>{escape(name)}</h2>"
         f"<span class='champion'>champion {'v' + str(champion) if champion is not None else '—'}</span>"

@@ -78,11 +78,11 @@ def evaluation(r: dict[str, Any]) -> str:
         res = d["residuals"]
         pred, actual = res["predicted"], res["actual"]
         resid = [a - p for a, p in zip(actual, pred, strict=True)]
-        lo, hi = min(pred + actual), max(pred + actual)
+        lo, hi = svg.padded(pred + actual)
         scatter = svg.Chart(
             "residuals vs predicted",
-            (min(pred), max(pred)),
-            (min(resid), max(resid)),
+            svg.padded(pred),
+            svg.padded(resid),
             "predicted",
             "actual − predicted",
         )
@@ -236,29 +236,26 @@ def live(r: dict[str, Any]) -> str:
         return _none("no labels have arrived for scored rows yet; point `monitor.labels` at them")
     names = sorted({k for m in runs for k in m["performance"]})
     xs = list(range(len(runs)))
-    ticks = [(i, _day(runs[i], "%Y-%m-%d")) for i in xs[:: max(1, len(xs) // 5)]]
+    ticks = [(i, _day(runs[i], "%m-%d")) for i in xs[:: max(1, len(xs) // 4)]]
     test = r["current"]["metrics"]
-    values = [m["performance"].get(k) for m in runs for k in names] + [test[k] for k in names if k in test]
-    finite = [v for v in values if v is not None]
-    chart = svg.Chart(
-        "live metrics per monitor window",
-        (0, max(len(xs) - 1, 1)),
-        (min(finite), max(finite)),
-        "window",
-        "",
-        x_ticks=ticks,
-        width=640,
-    )
-    for i, k in enumerate(names):
-        color = svg.PALETTE[i % 8]
+    charts = []
+    for i, k in enumerate(names):  # one chart per metric: rmse and r2 do not share a scale
         ys = [m["performance"].get(k) for m in runs]
-        chart.line(xs, ys, color, k)
+        finite = [v for v in [*ys, test.get(k)] if v is not None]
+        chart = svg.Chart(
+            f"live {k}", (0, max(len(xs) - 1, 1)), svg.padded(finite), "window", k,
+            width=300, height=210, x_ticks=ticks,
+        )  # fmt: skip
+        color = svg.PALETTE[i % 8]
+        chart.line(xs, ys, color)
         chart.points(xs, ys, color, r=3)
         if k in test:
-            chart.hline(test[k], color)
+            chart.hline(test[k], "#666")
+        charts.append(chart.render())
     rows = "".join(f"<td class='num'>{m.get('performance_rows', 0)}</td>" for m in runs[-8:])
     return (
-        f"{chart.render()}<p class='muted'>Dashed lines: the same metric on the test split at training.</p>"
+        f"<div class='charts'>{''.join(charts)}</div>"
+        "<p class='muted'>Dashed: the same metric on the test split at training.</p>"
         f"<table><tr><th>labelled rows, last windows</th>{rows}</tr></table>"
     )
 

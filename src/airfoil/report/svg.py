@@ -220,6 +220,13 @@ def heatmap(
     return "".join(out)
 
 
+def padded(values: Sequence[float], share: float = 0.06) -> tuple[float, float]:
+    """The range of `values` with a margin, so points do not sit on the frame."""
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * share or abs(hi) * share or share
+    return (lo - pad, hi + pad)
+
+
 def _open(width: float, height: float, title: str) -> list[str]:
     """An SVG's opening tag, its accessible title and the visible one."""
     return [

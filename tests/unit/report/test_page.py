@@ -98,7 +98,7 @@ def test_every_section_draws_for_both_tasks(task: str) -> None:
     assert ("confusion matrix" in html) == (task == "classification")
     assert ("residuals vs predicted" in html) == (task == "regression")
     assert "6 monitor windows" in sections["drift"]
-    assert "live metrics per monitor window" in sections["live"]
+    assert "live accuracy" in sections["live"]
     assert "v1 → v2" in sections["history"]
 
 
