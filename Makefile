@@ -24,11 +24,11 @@ demo: $(STAMP)
 	$(BIN)/airfoil models list breast_cancer
 	$(BIN)/airfoil predict breast_cancer --input examples/breast_cancer/incoming/patients-2024-06-01.csv
 	$(BIN)/airfoil monitor breast_cancer --since 2000-01-01
-	$(BIN)/airfoil report breast_cancer
-	$(BIN)/airfoil report cars
 	$(BIN)/airfoil run examples/transient_weather/pipeline.yaml
 	$(BIN)/airfoil transient run examples/transient_weather/pipeline.yaml \
 		--conf-file examples/transient_weather/request.json
+	$(BIN)/airfoil report breast_cancer
+	$(BIN)/airfoil report cars
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench dags examples

@@ -60,11 +60,20 @@ def evaluation(r: dict[str, Any]) -> str:
         labels = [str(c) for c in d["classes"]]
         charts.append(svg.matrix(f"confusion matrix ({d['rows']} test rows)", labels, d["confusion"]))
         if d["roc"]:
-            roc = svg.Chart("ROC curve", (0, 1), (0, 1), "false positive rate", "true positive rate")
+            roc = svg.Chart(
+                "ROC curve",
+                (0, 1),
+                (0, 1),
+                "false positive rate",
+                "true positive rate",
+                legend_at="bottom-right",
+            )
             roc.line([0, 1], [0, 1], "#999", dash=True)
             for i, c in enumerate(d["roc"]):
                 roc.line(c["x"], c["y"], svg.PALETTE[i % 8], f"{c['class']} AUC {c['auc']:.3f}")
-            pr = svg.Chart("precision-recall curve", (0, 1), (0, 1.02), "recall", "precision")
+            pr = svg.Chart(
+                "precision-recall curve", (0, 1), (0, 1.02), "recall", "precision", legend_at="bottom-left"
+            )
             for i, c in enumerate(d["pr"]):
                 color = svg.PALETTE[i % 8]
                 pr.line(c["x"], c["y"], color, f"{c['class']} AP {c['average_precision']:.3f}")
@@ -200,7 +209,7 @@ def drift(r: dict[str, Any]) -> str:
     ticks = [(i, _day(runs[i], "%Y-%m-%d")) for i in xs[:: max(1, len(xs) // 5)]]
     share = svg.Chart(
         "share of features drifting",
-        (0, max(len(xs) - 1, 1)),
+        (-0.5, len(xs) - 0.5),
         (0, 1),
         "window",
         "share",
@@ -208,6 +217,7 @@ def drift(r: dict[str, Any]) -> str:
         width=560,
     )
     share.line(xs, [m["drift_share"] for m in runs], svg.PALETTE[1], "drift share")
+    share.points(xs, [m["drift_share"] for m in runs], svg.PALETTE[1], r=2.5)
     share.points(
         xs,
         [1.0 if (m.get("prediction_drift") or {}).get("drifted") else None for m in runs],
@@ -243,7 +253,7 @@ def live(r: dict[str, Any]) -> str:
         ys = [m["performance"].get(k) for m in runs]
         finite = [v for v in [*ys, test.get(k)] if v is not None]
         chart = svg.Chart(
-            f"live {k}", (0, max(len(xs) - 1, 1)), svg.padded(finite), "window", k,
+            f"live {k}", (-0.5, len(xs) - 0.5), svg.padded(finite), "window", k,
             width=300, height=210, x_ticks=ticks,
         )  # fmt: skip
         color = svg.PALETTE[i % 8]

@@ -43,6 +43,7 @@ class Chart:
     x_ticks: Sequence[tuple[float, str]] | None = None
     parts: list[str] = field(default_factory=list)
     legend: list[tuple[str, str]] = field(default_factory=list)
+    legend_at: str = "top-right"  # or bottom-right, bottom-left: wherever the data is not
 
     def __post_init__(self) -> None:
         self.x_range = _widen(self.x_range)
@@ -108,10 +109,13 @@ class Chart:
             f'<text transform="translate(13 {(TOP + h - BOTTOM) / 2}) rotate(-90)" class="xl">'
             f"{escape(self.y_label)}</text>"
         )
-        for i, (label, color) in enumerate(self.legend[:8]):
-            ly = TOP + 12 + 14 * i
-            out.append(f'<rect x="{w - RIGHT - 128}" y="{ly - 8}" width="10" height="10" fill="{color}"/>')
-            out.append(f'<text x="{w - RIGHT - 114}" y="{ly + 1}" class="lg">{escape(label[:22])}</text>')
+        shown = self.legend[:8]
+        lx = LEFT + 8 if self.legend_at.endswith("left") else w - RIGHT - 128
+        top = TOP + 12 if self.legend_at.startswith("top") else h - BOTTOM - 8 - 14 * (len(shown) - 1)
+        for i, (label, color) in enumerate(shown):
+            ly = top + 14 * i
+            out.append(f'<rect x="{lx}" y="{ly - 8}" width="10" height="10" fill="{color}"/>')
+            out.append(f'<text x="{lx + 14}" y="{ly + 1}" class="lg">{escape(label[:22])}</text>')
         out.append("</svg>")
         return "".join(out)
 
@@ -163,7 +167,7 @@ def histogram(title: str, counts: Sequence[int], edges: Sequence[float], x_label
 def matrix(title: str, labels: Sequence[str], counts: Sequence[Sequence[int]]) -> str:
     """A confusion matrix: rows are the true class, columns the predicted one; darker is more."""
     n, cell, left, top = len(labels), min(56, max(16, 360 // max(len(labels), 1))), 110, 44
-    size = max(left + n * cell + 12, 7 * len(title))
+    size = max(left + n * cell + 12, 8 * len(title) + 20)
     peak = max([max(r) for r in counts] + [1])
     out = _open(size, top + n * cell + 30, title)
     out.append(_text(left + n * cell / 2, 32, "xl", "predicted"))
@@ -180,7 +184,7 @@ def matrix(title: str, labels: Sequence[str], counts: Sequence[Sequence[int]]) -
                 f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}" class="c" fill="{ink}">{c}</text>'
             )
     for j, label in enumerate(labels):
-        out.append(_text(left + j * cell + cell / 2, top + n * cell + 14, "xt", label[:8]))
+        out.append(_text(left + j * cell + cell / 2, top + n * cell + 14, "xt", label[:10]))
     out.append(
         f'<text transform="translate(12 {top + n * cell / 2}) rotate(-90)" class="xl">true</text></svg>'
     )
