@@ -37,6 +37,9 @@ _TOML_KEYS = {
     "airflow_api_password": "AIRFOIL_AIRFLOW_API_PASSWORD",
     "mlflow_ui_url": "AIRFOIL_MLFLOW_UI_URL",
     "airflow_ui_url": "AIRFOIL_AIRFLOW_UI_URL",
+    "airflow_db_url": "AIRFOIL_AIRFLOW_DB_URL",
+    "mlflow_db_url": "AIRFOIL_MLFLOW_DB_URL",
+    "broker_url": "AIRFOIL_BROKER_URL",
 }
 
 
@@ -70,6 +73,11 @@ class Settings:
     # server; the Airflow api-server's URL)
     mlflow_ui_url: str | None = None
     airflow_ui_url: str | None = None
+    # `airfoil up`: Airflow's metadata DB and the MLflow server's store (SQLAlchemy URLs; default:
+    # SQLite under home), and the Celery broker (required by `--executor celery`)
+    airflow_db_url: str = ""
+    mlflow_db_url: str = ""
+    broker_url: str | None = None
 
     @property
     def dags_folder(self) -> Path:
@@ -125,13 +133,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     artifact_root = get("artifact_root") or str(home / "artifacts")
     tracking_uri = get("tracking_uri") or f"sqlite:///{home / 'mlflow.db'}"
     pipelines = tuple(Path(p).expanduser().resolve() for p in (get("pipelines") or "").split(os.pathsep) if p)
+    airflow_home = Path(get("airflow_home") or home / "airflow").expanduser().resolve()
     return Settings(
         home=home,
         artifact_root=artifact_root,
         tracking_uri=tracking_uri,
         registry_uri=get("registry_uri") or tracking_uri,
         pipelines=pipelines,
-        airflow_home=Path(get("airflow_home") or home / "airflow").expanduser().resolve(),
+        airflow_home=airflow_home,
         allow_pickle=(get("allow_pickle") or "0").lower() in ("1", "true", "yes"),
         api_token=get("api_token"),
         poll_seconds=_number(get, "poll_seconds", float, 2.0),
@@ -146,6 +155,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         airflow_api_password=get("airflow_api_password"),
         mlflow_ui_url=get("mlflow_ui_url"),
         airflow_ui_url=get("airflow_ui_url") or get("airflow_api_url"),
+        airflow_db_url=get("airflow_db_url") or f"sqlite:///{airflow_home / 'airflow.db'}",
+        mlflow_db_url=get("mlflow_db_url") or f"sqlite:///{home / 'mlflow.db'}",
+        broker_url=get("broker_url"),
     )
 
 
@@ -172,7 +184,7 @@ def airflow_environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW_HOME": str(settings.airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{settings.airflow_home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.airflow_db_url,
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(settings.airflow_home / "logs"),
         "AIRFOIL_HOME": str(settings.home),

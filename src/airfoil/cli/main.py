@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from airfoil.cli import up as stack_cli
 from airfoil.errors import AirfoilError
 
 app = typer.Typer(
@@ -68,14 +69,23 @@ def run(
         datetime | None,
         typer.Option(help="run, or re-run, the DAG run of this logical date (as `airflow dags test` does)"),
     ] = None,
+    on_cluster: Annotated[
+        bool, typer.Option(help="trigger the DAGs on the stack of `airfoil up` (or AIRFOIL_AIRFLOW_API_URL)")
+    ] = False,
 ) -> None:
-    """Run the pipeline's DAGs in this process through Airflow (DAG.test on the embedded metadata DB)."""
+    """Run the pipeline's DAGs in this process through Airflow (DAG.test on the embedded metadata DB),
+    or, with --on-cluster, on a running Airflow's scheduler and workers."""
     from airfoil.cli.run import run_pipeline
     from airfoil.plan import DagKind
 
     when = logical_date.replace(tzinfo=logical_date.tzinfo or UTC) if logical_date else None
     try:
-        ok = run_pipeline(spec, DagKind(only.value) if only else None, when)
+        if on_cluster:
+            from airfoil.cli.cluster import run_on_cluster
+
+            ok = run_on_cluster(spec, DagKind(only.value) if only else None)
+        else:
+            ok = run_pipeline(spec, DagKind(only.value) if only else None, when)
     except AirfoilError as exc:
         raise _fail(exc) from None
     if not ok:
@@ -130,6 +140,12 @@ def report(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
     typer.secho(f"report of {name} v{shown}: {path} ({len(html.encode()) / 1024:.0f} KB)", fg="green")
+
+
+# `airfoil up` / `status` / `down`: the production-shaped stack (cli/up.py)
+app.command("up")(stack_cli.up_command)
+app.command("status")(stack_cli.status_command)
+app.command("down")(stack_cli.down_command)
 
 
 @models_app.command("list")

@@ -148,7 +148,9 @@ def create_version(
     """Register `model_uri` as a new version of `name`; tag it with the sha256 of its model file."""
     c = client(settings)
     _ensure_model(c, name)
-    version = c.create_model_version(name, model_uri, run_id=run_id, tags=tags)
+    # An MLflow tracking server checks that a `models:/m-...` source names its logged model.
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    version = c.create_model_version(name, model_uri, run_id=run_id, tags=tags, model_id=model_id)
     location = c.get_model_version_download_uri(name, version.version)
     digest = io.sha256(io.read_bytes(f"{location.rstrip('/')}/model.skops"))
     c.set_model_version_tag(name, version.version, "sha256", digest)

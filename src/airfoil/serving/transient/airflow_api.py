@@ -15,25 +15,19 @@ from airfoil.store import Batch, BatchStatus, PredictionStore
 REFRESH_SECONDS = 2.0  # how often a polled open request's Airflow DAG run state is checked
 
 
-class AirflowRunner(Runner):
-    """Triggers `<name>__transient` DAG runs on an Airflow 3 api-server through its REST API.
+class AirflowAPI:
+    """An Airflow 3 api-server's REST API, authenticated.
 
     Auth: a JWT from `POST {base}/auth/token` with the configured user and password (Airflow's
     SimpleAuthManager; also what other auth managers' token endpoints take), or, with no user set,
     `GET {base}/auth/token` (SimpleAuthManager with `simple_auth_manager_all_admins`).
     """
 
-    mode = "airflow"
-
-    def __init__(self, settings: Settings, store: PredictionStore):
-        super().__init__(store)
-        assert settings.airflow_api_url
-        self.base = settings.airflow_api_url.rstrip("/")
-        self.user = settings.airflow_api_user
-        self.password = settings.airflow_api_password
+    def __init__(self, base: str, user: str | None, password: str | None):
+        self.base = base.rstrip("/")
+        self.user = user
+        self.password = password
         self._token: str | None = None
-        self._unpaused: set[str] = set()
-        self._checked: dict[str, float] = {}  # request id -> when Airflow was last asked about its run
         self._lock = threading.Lock()
 
     def _new_token(self, client: Any) -> str:
@@ -70,6 +64,23 @@ class AirflowRunner(Runner):
                 return resp
         except httpx.HTTPError as exc:
             raise TriggerError(f"cannot reach the Airflow api-server at {self.base}: {exc}") from exc
+
+
+class AirflowRunner(Runner):
+    """Triggers `<name>__transient` DAG runs on an Airflow 3 api-server through its REST API."""
+
+    mode = "airflow"
+
+    def __init__(self, settings: Settings, store: PredictionStore):
+        super().__init__(store)
+        assert settings.airflow_api_url
+        self.api = AirflowAPI(
+            settings.airflow_api_url, settings.airflow_api_user, settings.airflow_api_password
+        )
+        self.base = self.api.base
+        self.call = self.api.call
+        self._unpaused: set[str] = set()
+        self._checked: dict[str, float] = {}  # request id -> when Airflow was last asked about its run
 
     def submit(self, job: Job, conf: dict[str, Any]) -> None:
         run_id = dag_run_id(job.request_id)
