@@ -29,7 +29,7 @@ def test_breast_cancer_end_to_end(airfoil: Airfoil, examples: Path) -> None:
     assert "LogisticRegression" in out and "RandomForestClassifier" in out  # the candidates table
     assert "registered breast_cancer v1" in out
     assert "v1 is now champion" in out and "no champion yet" in out
-    assert "mlflow ui --backend-store-uri" in out and "airflow standalone" in out
+    assert "mlflow ui --backend-store-uri" in out and "airfoil up" in out
 
     [v1] = airfoil.versions("breast_cancer")
     assert v1["version"] == 1 and v1["aliases"] == ["champion"] and v1["status"] == "READY"

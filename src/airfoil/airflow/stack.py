@@ -173,6 +173,8 @@ class Stack:
             env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + s.airflow_db_url.replace("+psycopg2", "")
         if s.airflow_db_url.startswith("sqlite"):
             env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = "airfoil.airflow.stack.SQLITE_CONNECT_ARGS"
+        # Airflow settings the user exported win (e.g. shorter heartbeat timeouts in tests)
+        env.update({k: v for k, v in os.environ.items() if k.startswith("AIRFLOW__")})
         return env
 
     def commands(self, executor: str, workers: int, ports: Ports) -> dict[str, list[str]]:
@@ -231,17 +233,35 @@ class Stack:
             )
         state = StackState(executor, workers, ports, started_at=time.time())
         for name, cmd in self.commands(executor, workers, ports).items():
-            log = logs / f"{name.replace(' ', '-')}.log"
-            with log.open("ab") as out:
-                proc = subprocess.Popen(
-                    cmd, env=env, cwd=self.settings.home, stdout=out, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True,
-                )  # fmt: skip
-            state.processes.append(Process(name, proc.pid, cmd, str(log)))
+            state.processes.append(self._spawn(name, cmd, env))
             self.state_file.write_text(state.dumps())
         return state
 
-    def stop(self, grace: float = 20.0) -> list[str]:
+    def restart_dead(self) -> list[str]:
+        """Start again the recorded components whose process died (a killed scheduler or worker),
+        with the stack's own command and environment; the live ones are left alone."""
+        state = self.state()
+        if state is None:
+            return []
+        env = self.environment(state.executor, state.ports)
+        restarted = []
+        for i, p in enumerate(state.processes):
+            if not alive(p):
+                state.processes[i] = self._spawn(p.name, p.cmd, env)
+                restarted.append(p.name)
+        self.state_file.write_text(state.dumps())
+        return restarted
+
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> Process:
+        log = self.dir / "logs" / f"{name.replace(' ', '-')}.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                cmd, env=env, cwd=self.settings.home, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        return Process(name, proc.pid, cmd, str(log))
+
+    def stop(self, grace: float = 10.0) -> list[str]:
         """SIGTERM each recorded process group, SIGKILL what is left after `grace`; forget the stack."""
         state = self.state()
         if state is None:
@@ -251,11 +271,17 @@ class Stack:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(p.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and any(_group_alive(p.pid) for p in targets):
+        while time.monotonic() < deadline and any(session(p.pid) for p in targets):
             time.sleep(0.2)
-        for p in targets:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(p.pid, signal.SIGKILL)
+        # What is left, in the whole session: Airflow's task supervisors put themselves in their own
+        # process group, so a group kill alone would leave a running task behind.
+        for p in state.processes:
+            for pid in session(p.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and any(session(p.pid) for p in state.processes):
+            time.sleep(0.1)
         self.state_file.unlink(missing_ok=True)
         return [p.name for p in targets]
 
@@ -276,14 +302,19 @@ def alive(p: Process) -> bool:
     return any(p.cmd[1].encode() in part or Path(p.cmd[0]).name.encode() in part for part in cmdline)
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def session(sid: int) -> list[int]:
+    """Every live (not zombie) process of session `sid`: what `up` started there and its descendants."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found.append(int(entry.name))
+    return found
 
 
 def ensure_database(url: str, key: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 from typing import Any
 
@@ -113,15 +112,13 @@ def where_to_look(
     settings: Settings, name: str, transient: bool = False, monitored: bool = False
 ) -> list[tuple[str, str]]:
     """Commands that open the MLflow and Airflow UIs on these results, and use the model."""
-    airflow_env = " ".join(
-        f"{k}={shlex.quote(os.environ[k])}"
-        for k in ("AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFOIL_HOME", "AIRFOIL_PIPELINES")
-        if k in os.environ
-    )
     home = shlex.quote(str(settings.home))
     looks = [
         ("MLflow UI", f"mlflow ui --backend-store-uri {settings.tracking_uri} --port 5000"),
-        ("Airflow UI", f"{airflow_env} airflow standalone  # Models in its navigation: airfoil's view"),
+        (
+            "Airflow UI",
+            f"AIRFOIL_HOME={home} airfoil up  # Airflow on :8080 (admin) with these runs and the Models view",
+        ),
     ]
     if transient:
         looks += [

@@ -64,6 +64,12 @@ def up(executor: str, workers: int, detach: bool, ports: Ports) -> int:
         typer.secho(
             f"a stack is already running under {settings.home}; not starting a second one", fg="yellow"
         )
+        restarted = stack.restart_dead()
+        if restarted:
+            typer.echo(f"restarted what had died: {', '.join(restarted)}")
+            state = stack.state()
+            assert state is not None
+            _wait_healthy(stack, state)
         show_status(stack)
         return 0
     stack.check(executor)
@@ -84,9 +90,8 @@ def up(executor: str, workers: int, detach: bool, ports: Ports) -> int:
         typer.echo(f"admin password: in {secrets_file(settings)}")
     typer.echo(f"MLflow UI   http://127.0.0.1:{ports.mlflow}")
     typer.echo(f"API         http://127.0.0.1:{ports.api}  (token: api_token in {secrets_file(settings)})")
-    typer.echo(
-        f"use the stack's registry from this shell: export AIRFOIL_TRACKING_URI=http://127.0.0.1:{ports.mlflow}"
-    )
+    if settings.mlflow_db_url != settings.tracking_uri:  # else this shell reads the same store already
+        typer.echo(f"this shell's registry: export AIRFOIL_TRACKING_URI=http://127.0.0.1:{ports.mlflow}")
     typer.echo(f"logs        {stack.dir / 'logs'}")
     if detach:
         typer.echo("stop it with: airfoil down")
