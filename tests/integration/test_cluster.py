@@ -225,7 +225,7 @@ def _gone(pid: int) -> bool:
 def _kill(af: ClusterAirfoil, component: str) -> int:
     """kill -9 a component and everything it started, as if its machine died (Airflow's task
     supervisors leave the worker's process group for their own, so a group kill would spare them)."""
-    from airfoil.airflow.stack import session
+    from airfoil.airflow.processes import session
 
     pid = next(p["pid"] for p in af.state()["processes"] if p["name"] == component)
     os.killpg(pid, signal.SIGKILL)
@@ -289,7 +289,7 @@ def test_down_stops_everything_it_started(cluster: ClusterAirfoil) -> None:
     pids = [p["pid"] for p in cluster.state()["processes"]]
     out = cluster("down", timeout=120)
     assert "stopped 8 process(es)" in out.stdout
-    from airfoil.airflow.stack import session
+    from airfoil.airflow.processes import session
 
     for pid in pids:  # nothing they started either (task supervisors included)
         assert _gone(pid) and not session(pid), (pid, session(pid))

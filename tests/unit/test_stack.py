@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from airfoil.airflow.stack import Ports, Process, Stack, StackState, alive, shared_secrets
+from airfoil.airflow.processes import alive
+from airfoil.airflow.stack import Ports, Process, Stack, StackState, shared_secrets
 from airfoil.errors import AirfoilError
 from airfoil.settings import load_settings
 

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from airfoil.airflow.dagfolder import install_dag_file
+from airfoil.airflow.processes import alive, session
 from airfoil.errors import AirfoilError
 from airfoil.settings import Settings
 
@@ -287,34 +288,6 @@ class Stack:
 
 
 SQLITE_CONNECT_ARGS = {"timeout": 60}  # SQLite serialises writers: wait for the lock, not 5 s
-
-
-def alive(p: Process) -> bool:
-    """Is pid `p.pid` alive and still running the command `up` started (not a reused pid)?"""
-    try:
-        cmdline = Path(f"/proc/{p.pid}/cmdline").read_bytes().split(b"\0")
-        stat = Path(f"/proc/{p.pid}/stat").read_text()
-    except OSError:
-        return False
-    if stat.rsplit(")", 1)[1].split()[0] == "Z":
-        return False
-    # Loose on purpose: Celery and Airflow retitle their processes ("[celeryd: worker1@host...]").
-    return any(p.cmd[1].encode() in part or Path(p.cmd[0]).name.encode() in part for part in cmdline)
-
-
-def session(sid: int) -> list[int]:
-    """Every live (not zombie) process of session `sid`: what `up` started there and its descendants."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            found.append(int(entry.name))
-    return found
 
 
 def ensure_database(url: str, key: str) -> None:

@@ -133,7 +133,7 @@ def status(as_json: bool) -> int:
 
 def health(stack: Stack) -> list[dict[str, Any]]:
     """Each recorded component: its pid, whether the process lives, and its health endpoint's answer."""
-    from airfoil.airflow.stack import alive
+    from airfoil.airflow.processes import alive
 
     state = stack.state()
     if state is None:
@@ -196,7 +196,7 @@ def _http_checks(state: StackState) -> dict[str, str]:
 
 
 def _wait_healthy(stack: Stack, state: StackState) -> None:
-    from airfoil.airflow.stack import alive
+    from airfoil.airflow.processes import alive
 
     deadline = time.monotonic() + START_TIMEOUT
     while True:
