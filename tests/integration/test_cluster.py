@@ -319,3 +319,14 @@ def test_a_missing_service_is_a_clear_error_naming_the_setting(
     out = af("up", "--executor", "celery", "--detach", check=False, timeout=60)
     assert out.returncode == 1 and setting in out.stderr, out.stderr
     assert not (af.home / "stack" / "stack.json").exists()  # nothing was started
+
+
+def test_run_on_cluster_without_a_cluster_says_how_to_get_one(tmp_path: Path) -> None:
+    af = ClusterAirfoil(home=tmp_path / "home", workdir=tmp_path)
+    out = af("run", "--on-cluster", SPEC, check=False)
+    assert out.returncode == 1 and "airfoil up" in out.stderr and "AIRFOIL_AIRFLOW_API_URL" in out.stderr
+    refused = ClusterAirfoil(
+        home=tmp_path / "home", workdir=tmp_path, extra={"AIRFOIL_AIRFLOW_API_URL": "http://127.0.0.1:1"}
+    )
+    out = refused("run", "--on-cluster", SPEC, check=False)
+    assert out.returncode == 1 and "cannot reach the Airflow api-server" in out.stderr, out.stderr

@@ -36,6 +36,13 @@ def cluster_api(settings: Settings) -> AirflowAPI:
 
 def run_on_cluster(path: Path, only: DagKind | None) -> bool:
     """Trigger the first DAG (prepare, or `only`) and follow the runs the Assets start after it."""
+    try:
+        return _run(path, only)
+    except TriggerError as exc:  # Airflow unreachable or refusing: an error the user can act on
+        raise AirfoilError(str(exc)) from None
+
+
+def _run(path: Path, only: DagKind | None) -> bool:
     from rich.console import Console
 
     from airfoil.cli.run import check_spec
