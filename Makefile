@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/monitor.py
 	$(BIN)/python bench/report.py
+	$(BIN)/python bench/cluster.py
 
 clean:
 	rm -rf .airfoil .pytest_cache .mypy_cache .ruff_cache
