@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from airfoil.airflow import sqlite
 from airfoil.airflow.dagfolder import install_dag_file
 
 USER = "airfoil"
@@ -70,11 +71,7 @@ class Deployment:
         }
         if self.metadata_db.startswith("sqlite"):
             # SQLite serialises writers: give them 60 s instead of 5 s to wait for the lock.
-            extra_path = self.home / "pyextra"
-            extra_path.mkdir(exist_ok=True)
-            (extra_path / "airfoil_sqlite_timeout.py").write_text("CONNECT_ARGS = {'timeout': 60}\n")
-            env["PYTHONPATH"] = str(extra_path)
-            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = "airfoil_sqlite_timeout.CONNECT_ARGS"
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = sqlite.SETTING
         return {**env, **extra}
 
     def use_wal(self) -> None:

@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from airfoil.airflow import sqlite
 from airfoil.airflow.dagfolder import install_dag_file
 from airfoil.airflow.processes import alive, session
 from airfoil.errors import AirfoilError
@@ -173,7 +174,7 @@ class Stack:
             env["AIRFLOW__CELERY__BROKER_URL"] = s.broker_url
             env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + s.airflow_db_url.replace("+psycopg2", "")
         if s.airflow_db_url.startswith("sqlite"):
-            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = "airfoil.airflow.stack.SQLITE_CONNECT_ARGS"
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = sqlite.SETTING
         # Airflow settings the user exported win (e.g. shorter heartbeat timeouts in tests)
         env.update({k: v for k, v in os.environ.items() if k.startswith("AIRFLOW__")})
         return env
@@ -285,9 +286,6 @@ class Stack:
             time.sleep(0.1)
         self.state_file.unlink(missing_ok=True)
         return [p.name for p in targets]
-
-
-SQLITE_CONNECT_ARGS = {"timeout": 60}  # SQLite serialises writers: wait for the lock, not 5 s
 
 
 def ensure_database(url: str, key: str) -> None:

@@ -139,14 +139,11 @@ def _started_by(api: AirflowAPI, dag: str, run: dict[str, Any] | None, uri: str)
 
 
 def _unpause(api: AirflowAPI, dag: str) -> None:
-    resp = api.call("PATCH", f"/api/v2/dags/{dag}", json={"is_paused": False})
-    if resp.status_code == 404:
-        raise AirfoilError(
-            f"Airflow at {api.base} has no DAG {dag}: put the spec in AIRFOIL_PIPELINES before `airfoil up` "
-            "(or in the folder it names), and wait for the dag-processor to parse it"
-        )
-    if resp.status_code != 200:
-        raise TriggerError(f"Airflow refused to unpause {dag} ({resp.status_code}: {resp.text[:300]})")
+    api.unpause(
+        dag,
+        "put the spec in AIRFOIL_PIPELINES before `airfoil up` (or in the folder it names), "
+        "and wait for the dag-processor to parse it",
+    )
 
 
 def _trigger(api: AirflowAPI, dag: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from airfoil.airflow.processes import alive
 from airfoil.errors import AirfoilError
 
 if TYPE_CHECKING:  # the stack module is imported when a command runs: `airfoil --help` stays instant
@@ -133,8 +134,6 @@ def status(as_json: bool) -> int:
 
 def health(stack: Stack) -> list[dict[str, Any]]:
     """Each recorded component: its pid, whether the process lives, and its health endpoint's answer."""
-    from airfoil.airflow.processes import alive
-
     state = stack.state()
     if state is None:
         return []
@@ -196,8 +195,6 @@ def _http_checks(state: StackState) -> dict[str, str]:
 
 
 def _wait_healthy(stack: Stack, state: StackState) -> None:
-    from airfoil.airflow.processes import alive
-
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         dead = [p for p in state.processes if not alive(p)]

@@ -13,6 +13,7 @@ from airfoil.errors import RegistryError
 from airfoil.registry.client import client
 from airfoil.registry.versions import champion_history, get_version, list_versions, pipelines
 from airfoil.settings import Settings
+from airfoil.spec.model import REGRESSION_METRICS
 from airfoil.store import open_store
 from airfoil.store.monitoring import monitor_history
 
@@ -92,7 +93,7 @@ def links(settings: Settings, name: str, c: Any = None) -> dict[str, Any]:
 
 def _task(tags: dict[str, str]) -> str:
     metric = tags.get("selection_metric", "")
-    return "regression" if metric in {"rmse", "mae", "r2"} else "classification"
+    return "regression" if metric in REGRESSION_METRICS else "classification"
 
 
 def _diagnostics(tags: dict[str, str]) -> dict[str, Any] | None:

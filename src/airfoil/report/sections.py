@@ -9,8 +9,6 @@ from typing import Any
 
 from airfoil.report import svg
 
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
-
 
 def summary(r: dict[str, Any]) -> str:
     v = r["current"]

@@ -65,6 +65,14 @@ class AirflowAPI:
         except httpx.HTTPError as exc:
             raise TriggerError(f"cannot reach the Airflow api-server at {self.base}: {exc}") from exc
 
+    def unpause(self, dag: str, missing: str) -> None:
+        """Unpause `dag`; `missing` says what to do when Airflow has no such DAG."""
+        resp = self.call("PATCH", f"/api/v2/dags/{dag}", json={"is_paused": False})
+        if resp.status_code == 404:
+            raise TriggerError(f"Airflow at {self.base} has no DAG {dag}: {missing}")
+        if resp.status_code != 200:
+            raise TriggerError(f"Airflow refused to unpause {dag} ({resp.status_code}: {_detail(resp)})")
+
 
 class AirflowRunner(Runner):
     """Triggers `<name>__transient` DAG runs on an Airflow 3 api-server through its REST API."""
@@ -89,14 +97,11 @@ class AirflowRunner(Runner):
         if dag not in self._unpaused:
             # A transient DAG has no schedule: unpausing it runs nothing by itself, and a paused
             # DAG's triggered runs would wait forever.
-            resp = self.call("PATCH", f"/api/v2/dags/{dag}", json={"is_paused": False})
-            if resp.status_code == 404:
-                raise TriggerError(
-                    f"Airflow at {self.base} has no DAG {dag}: put airfoil's DAG file in its DAG folder "
-                    "with this spec in AIRFOIL_PIPELINES (docs/transient.md)"
-                )
-            if resp.status_code != 200:
-                raise TriggerError(f"Airflow refused to unpause {dag} ({resp.status_code}: {_detail(resp)})")
+            self.api.unpause(
+                dag,
+                "put airfoil's DAG file in its DAG folder with this spec in AIRFOIL_PIPELINES "
+                "(docs/transient.md)",
+            )
             self._unpaused.add(dag)
         body = {"dag_run_id": run_id, "logical_date": None, "conf": conf, "note": "airfoil transient request"}
         # The run id is the request's, so trying again is safe: a run that was created answers 409.
