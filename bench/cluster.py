@@ -6,7 +6,9 @@ beside the embedded runs (`airfoil run`, DAG.test in-process), on one machine.
    triggered with `airfoil run --on-cluster`; embedded, with `airfoil run` and an `airfoil serve`
    on the same home.
 2. recovery: a Celery worker killed (with everything it started) during training, until the run
-   succeeds; the scheduler killed mid-run, from `airfoil up` restarting it until the run succeeds.
+   succeeds; the scheduler killed mid-run, until the run succeeds. Nobody intervenes: Airflow fails
+   and retries the lost task (the example's retry_delay, 30 s), `airfoil supervise` starts the
+   killed component again.
 3. fan-out: a batch run of 50 blocks (50 small files), tasks per second from the first task's start
    to the last task's end, on 1 and on 2 workers (two stacks one after the other); the ratio shows
    whether work spreads.
@@ -249,16 +251,13 @@ def cluster_figures(work: Path) -> dict[str, Any]:
             kill(home, f"airflow celery worker {worker}")
             out["worker_kill_recovery_s"] = round(wait_run(c, "breast_cancer__train", run_id), 2)
             print(f"  cluster: worker killed in {task}: run done {out['worker_kill_recovery_s']:.1f} s later")
-            home("up", "--executor", "celery", "--detach")  # restarts the worker
+            # the supervisor has started the worker again; now the scheduler
             run_id = trigger(c, "breast_cancer__train")
             wait_running(c, "breast_cancer__train", run_id, {"tune", "evaluate", "register"})
             kill(home, "airflow scheduler")
-            time.sleep(11)  # past the health threshold
-            t0 = time.perf_counter()
-            home("up", "--executor", "celery", "--detach")
-            wait_run(c, "breast_cancer__train", run_id)
-            restart = out["scheduler_restart_to_success_s"] = round(time.perf_counter() - t0, 2)
-            print(f"  cluster: scheduler restarted: run done {restart:.1f} s later")
+            recovery = round(wait_run(c, "breast_cancer__train", run_id), 2)
+            out["scheduler_kill_recovery_s"] = recovery
+            print(f"  cluster: scheduler killed, restarted by the supervisor: run done in {recovery:.1f} s")
     finally:
         down(home)
     return out

@@ -7,6 +7,11 @@ class AirfoilError(Exception):
     """Base class for every error airfoil reports to a user."""
 
 
+class Unavailable(AirfoilError):
+    """A service airfoil needs (the prediction store's database, a lock in it) does not answer now.
+    Unlike the other errors it may fix itself: an Airflow task retries it instead of failing at once."""
+
+
 class SpecError(AirfoilError):
     """The pipeline spec is malformed or names something that does not exist."""
 

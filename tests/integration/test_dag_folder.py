@@ -23,6 +23,7 @@ out = {"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": {}}
 for dag_id, dag in bag.dags.items():
     out["dags"][dag_id] = {
         "tasks": {t.task_id: t.retries for t in dag.tasks},
+        "retry_delays": sorted({t.retry_delay.total_seconds() for t in dag.tasks}),
         "schedule": str(getattr(dag.schedule, "uri", dag.schedule)),
         "assets": sorted(str(getattr(a, "uri", a)) for t in dag.tasks for a in t.outlets),
     }
@@ -73,6 +74,7 @@ def test_dagbag_renders_every_example_without_errors(tmp_path: Path) -> None:
             assert set(dag["tasks"].values()) == {0}, dag_id
         else:
             assert all(retries >= 1 for retries in dag["tasks"].values()), dag_id
+        assert dag["retry_delays"] == [30.0], dag_id  # the spec's retry_delay default
     assert list(out["dags"]["breast_cancer__prepare"]["tasks"]) == ["extract", "validate", "split"]
     assert out["dags"]["breast_cancer__prepare"]["assets"] == ["airfoil://breast_cancer/dataset"]
     # weekly, or when the monitor emits the drift Asset (retrain_on_drift)

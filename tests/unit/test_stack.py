@@ -7,6 +7,7 @@ import json
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,17 +39,21 @@ def test_every_process_shares_the_secrets_and_the_stacks_mlflow_server(tmp_path,
         }
     )
     stack = Stack(settings)
-    env = stack.environment("celery", Ports(8080, 5000, 8000))
+    env = stack.environment("celery", 3, Ports(8080, 5000, 8000))
     secrets = shared_secrets(settings)
     assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == secrets["jwt_secret"]
     assert env["AIRFLOW__CORE__FERNET_KEY"] == secrets["fernet_key"]
     assert env["AIRFLOW__API__SECRET_KEY"] == secrets["api_secret_key"]
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CORE__PARALLELISM"] == "6"  # 3 workers x 2 slots
     assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+postgresql://u@db:5432/airflow"
     assert env["AIRFOIL_TRACKING_URI"] == "http://127.0.0.1:5000"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:8080/execution/"
     assert (settings.dags_folder / "airfoil_dags.py").exists()
+    passwords = env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
+    assert json.loads(Path(passwords).read_text()) == {"admin": secrets["admin_password"]}
+    assert stat.S_IMODE(Path(passwords).stat().st_mode) == 0o600
     cmds = stack.commands("celery", 3, Ports())
     assert [n for n in cmds if "worker" in n] == [f"airflow celery worker {i}" for i in (1, 2, 3)]
     assert not [n for n in stack.commands("local", 3, Ports()) if "worker" in n]

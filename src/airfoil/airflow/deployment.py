@@ -1,11 +1,12 @@
-"""An Airflow deployment of airfoil's DAGs: api-server, scheduler and dag-processor (LocalExecutor)
-sharing one AIRFLOW_HOME, with airfoil's DAG file in its DAG folder and the SimpleAuthManager with
-one admin user whose password is in a file.
+"""An Airflow deployment of airfoil's DAGs: api-server, scheduler and dag-processor (and, under
+`airfoil up`, a triggerer and Celery workers) sharing one AIRFLOW_HOME, with airfoil's DAG file in
+its DAG folder and the SimpleAuthManager with one admin user whose password is in a file (mode 600).
 
-`environment()` is what every one of those processes must share: the metadata DB, the JWT secret,
-the api-server's URL for the execution API. The integration tests and `bench/transient.py` start
-Airflow with it. An SQLite metadata DB gets a 60 s lock timeout (Airflow's default, 5 s, gives
-"database is locked" with four processes writing); use `use_wal()` on it after `airflow db migrate`.
+`environment()` is what every one of those processes must share: the metadata DB, the executor, the
+JWT secret, the api-server's URL for the execution API. `airfoil up` (`stack.Stack.environment`), the
+integration tests and `bench/transient.py` start Airflow with it. An SQLite metadata DB gets a 60 s
+lock timeout (Airflow's default, 5 s, gives "database is locked" with four processes writing); use
+`use_wal()` on it after `airflow db migrate`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ class Deployment:
     db_url: str = ""  # Airflow's metadata DB; default: SQLite under `home`
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    user: str = USER  # the one admin of the SimpleAuthManager
+    dags: Path | None = None  # the DAG folder; default: `home`/dags
+    executor: str = "LocalExecutor"
+    parallelism: int = 4  # task slots of the scheduler (Airflow's default is 32)
 
     @property
     def url(self) -> str:
@@ -47,26 +52,29 @@ class Deployment:
     def environment(self, base: Mapping[str, str], **extra: str) -> dict[str, str]:
         """`base` plus the Airflow settings of this deployment and `extra` (e.g. AIRFOIL_HOME,
         AIRFOIL_PIPELINES for the DAG file's parse and the tasks); writes the files they point at."""
-        dags = self.home / "dags"
+        dags = self.dags or self.home / "dags"
         install_dag_file(dags)
         passwords = self.home / "passwords.json"
-        passwords.write_text(json.dumps({USER: self.password}))
+        self.home.mkdir(parents=True, exist_ok=True)
+        passwords.touch(mode=0o600)
+        passwords.chmod(0o600)
+        passwords.write_text(json.dumps({self.user: self.password}))
         env = {
             **base,
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.metadata_db,
             "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{self.user}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__API_AUTH__JWT_SECRET": self.jwt_secret,
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
-            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
         }
         if self.metadata_db.startswith("sqlite"):

@@ -11,7 +11,7 @@ from typing import Any
 from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from airfoil.errors import AirfoilError
+from airfoil.errors import AirfoilError, Unavailable
 from airfoil.steps.context import RunInfo
 from airfoil.steps.runner import run_step
 
@@ -19,7 +19,8 @@ from airfoil.steps.runner import run_step
 def execute(step: str, spec_path: str, names: set[str], has_outlets: bool, inputs: dict[str, Any]) -> Any:
     """Run `step` with the upstream results among `inputs` named in `names`; its JSON result is the XCom.
 
-    Bad spec or bad data (an `AirfoilError`) fails the task at once instead of retrying; a step that
+    Bad spec or bad data (an `AirfoilError`) fails the task at once instead of retrying, except a
+    service that does not answer now (`Unavailable`), which Airflow retries; a step that
     says there is nothing to publish (`emit_outlets: false`) skips, so its Asset is not emitted.
     """
     context = get_current_context()
@@ -42,6 +43,8 @@ def execute(step: str, spec_path: str, names: set[str], has_outlets: bool, input
     }
     try:
         result = run_step(step, spec_path, info, plain)
+    except Unavailable:
+        raise  # a database restarting: Airflow retries the task
     except AirfoilError as exc:
         raise AirflowFailException(str(exc)) from exc
     if has_outlets and result.get("emit_outlets") is False:

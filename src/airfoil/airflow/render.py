@@ -34,7 +34,7 @@ def render(plan: DagPlan) -> DAG:
         max_active_runs=1,
         tags=list(plan.tags),
         doc_md=plan.doc,
-        default_args={"retry_delay": timedelta(seconds=30), "owner": "airfoil"},
+        default_args={"retry_delay": timedelta(seconds=plan.retry_delay), "owner": "airfoil"},
     ) as dag:
         outputs: dict[str, Any] = {}
         for t in plan.tasks:

@@ -11,6 +11,7 @@ no Airflow.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -18,18 +19,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from airfoil.airflow import sqlite
-from airfoil.airflow.dagfolder import install_dag_file
+from airfoil.airflow.deployment import Deployment
 from airfoil.airflow.processes import alive, session
+from airfoil.airflow.services import ensure_database, reachable
 from airfoil.errors import AirfoilError
 from airfoil.settings import Settings
 
 BIN = Path(sys.executable).parent
 USER = "admin"
-SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+SUPERVISOR = "airfoil supervisor"
+CONCURRENCY = 2  # task slots per Celery worker
 
 
 @dataclass
@@ -122,59 +125,54 @@ class Stack:
                 raise AirfoilError(
                     "--executor celery needs a broker: set AIRFOIL_BROKER_URL (e.g. redis://127.0.0.1:6379/0)"
                 )
-            _reachable(s.broker_url, "AIRFOIL_BROKER_URL")
+            reachable(s.broker_url, "AIRFOIL_BROKER_URL")
         for url, key in (
             (s.airflow_db_url, "AIRFOIL_AIRFLOW_DB_URL"),
             (s.mlflow_db_url, "AIRFOIL_MLFLOW_DB_URL"),
+            (s.store_url, "AIRFOIL_STORE_URL"),
         ):
             if url.startswith("postgres"):
                 ensure_database(url, key)
 
-    def environment(self, executor: str, ports: Ports) -> dict[str, str]:
-        """What every process of the stack shares: Airflow's settings, airfoil's, the secrets."""
+    def environment(self, executor: str, workers: int, ports: Ports) -> dict[str, str]:
+        """What every process of the stack shares: the Airflow deployment's settings, the secrets, and
+        airfoil's settings pointing at the stack's MLflow server and api-server."""
         from airfoil.spec.catalog import spec_roots
 
         s, shared = self.settings, shared_secrets(self.settings)
-        airflow_url = f"http://127.0.0.1:{ports.airflow}"
-        passwords = self.dir / "passwords.json"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        passwords.write_text(json.dumps({USER: shared["admin_password"]}))
-        passwords.chmod(0o600)
-        install_dag_file(s.dags_folder)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "MLFLOW_"))},
-            "AIRFLOW_HOME": str(s.airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(s.dags_folder),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor" if executor == "celery" else "LocalExecutor",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": s.airflow_db_url,
-            "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-            "AIRFLOW__API_AUTH__JWT_SECRET": shared["jwt_secret"],
-            "AIRFLOW__API__SECRET_KEY": shared["api_secret_key"],
-            "AIRFLOW__CORE__FERNET_KEY": shared["fernet_key"],
-            "AIRFLOW__API__BASE_URL": airflow_url,
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{airflow_url}/execution/",
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(s.airflow_home / "logs"),
-            "AIRFOIL_HOME": str(s.home),
-            "AIRFOIL_PIPELINES": os.pathsep.join(str(p) for p in spec_roots(s)),
+        deployment = Deployment(
+            home=s.airflow_home,
+            port=ports.airflow,
+            db_url=s.airflow_db_url,
+            password=shared["admin_password"],
+            jwt_secret=shared["jwt_secret"],
+            user=USER,
+            dags=s.dags_folder,
+            executor="CeleryExecutor" if executor == "celery" else "LocalExecutor",
+            # as many tasks queued as there are slots: none waits in the broker, where a long wait
+            # would count against [scheduler] task_queued_timeout
+            parallelism=CONCURRENCY * workers if executor == "celery" else 4,
+        )
+        env = deployment.environment(
+            {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "MLFLOW_"))},
+            AIRFLOW__API__SECRET_KEY=shared["api_secret_key"],
+            AIRFLOW__CORE__FERNET_KEY=shared["fernet_key"],
+            AIRFOIL_HOME=str(s.home),
+            AIRFOIL_PIPELINES=os.pathsep.join(str(p) for p in spec_roots(s)),
             # the tasks and `airfoil serve` use the stack's MLflow server as tracking server and registry
-            "AIRFOIL_TRACKING_URI": f"http://127.0.0.1:{ports.mlflow}",
-            "AIRFOIL_REGISTRY_URI": f"http://127.0.0.1:{ports.mlflow}",
-            "AIRFOIL_AIRFLOW_UI_URL": airflow_url,
-            "AIRFOIL_AIRFLOW_API_URL": airflow_url,
-            "AIRFOIL_AIRFLOW_API_USER": USER,
-            "AIRFOIL_AIRFLOW_API_PASSWORD": shared["admin_password"],
-            "AIRFOIL_API_TOKEN": shared["api_token"],
-            "PYTHONUNBUFFERED": "1",
-        }
+            AIRFOIL_TRACKING_URI=f"http://127.0.0.1:{ports.mlflow}",
+            AIRFOIL_REGISTRY_URI=f"http://127.0.0.1:{ports.mlflow}",
+            AIRFOIL_AIRFLOW_UI_URL=deployment.url,
+            AIRFOIL_AIRFLOW_API_URL=deployment.url,
+            AIRFOIL_AIRFLOW_API_USER=USER,
+            AIRFOIL_AIRFLOW_API_PASSWORD=shared["admin_password"],
+            AIRFOIL_API_TOKEN=shared["api_token"],
+            PYTHONUNBUFFERED="1",
+        )
         if executor == "celery":
             assert s.broker_url
             env["AIRFLOW__CELERY__BROKER_URL"] = s.broker_url
             env["AIRFLOW__CELERY__RESULT_BACKEND"] = "db+" + s.airflow_db_url.replace("+psycopg2", "")
-        if s.airflow_db_url.startswith("sqlite"):
-            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"] = sqlite.SETTING
         # Airflow settings the user exported win (e.g. shorter heartbeat timeouts in tests)
         env.update({k: v for k, v in os.environ.items() if k.startswith("AIRFLOW__")})
         return env
@@ -196,8 +194,8 @@ class Stack:
         }  # fmt: skip
         for i in range(1, workers + 1 if executor == "celery" else 1):
             cmds[f"airflow celery worker {i}"] = [
-                airflow, "celery", "worker", "--celery-hostname", f"worker{i}@%h", "--concurrency", "2",
-                "--without-mingle", "--without-gossip",
+                airflow, "celery", "worker", "--celery-hostname", f"worker{i}@%h",
+                "--concurrency", str(CONCURRENCY), "--without-mingle", "--without-gossip",
             ]  # fmt: skip
         cmds["airfoil serve"] = [
             str(BIN / "airfoil"),
@@ -220,7 +218,7 @@ class Stack:
 
     def start(self, executor: str, workers: int, ports: Ports) -> StackState:
         """Migrate Airflow's DB, then start every process; recorded as soon as each one starts."""
-        env = self.environment(executor, ports)
+        env = self.environment(executor, workers, ports)
         logs = self.dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         migrate = subprocess.run(
@@ -236,23 +234,50 @@ class Stack:
         state = StackState(executor, workers, ports, started_at=time.time())
         for name, cmd in self.commands(executor, workers, ports).items():
             state.processes.append(self._spawn(name, cmd, env))
-            self.state_file.write_text(state.dumps())
+            self._save(state)
         return state
 
-    def restart_dead(self) -> list[str]:
-        """Start again the recorded components whose process died (a killed scheduler or worker),
-        with the stack's own command and environment; the live ones are left alone."""
-        state = self.state()
-        if state is None:
-            return []
-        env = self.environment(state.executor, state.ports)
-        restarted = []
-        for i, p in enumerate(state.processes):
-            if not alive(p):
+    def restart_dead(self, due: Callable[[Process], bool] = lambda p: True) -> list[str]:
+        """Start again the recorded components whose process died (a killed scheduler or worker), with
+        the stack's own command and environment, if `due`; the live ones are left alone."""
+        with self.locked():
+            state = self.state()
+            if state is None:
+                return []
+            dead = [i for i, p in enumerate(state.processes) if not alive(p) and due(p)]
+            if not dead:
+                return []
+            env = self.environment(state.executor, state.workers, state.ports)
+            for i in dead:
+                p = state.processes[i]
                 state.processes[i] = self._spawn(p.name, p.cmd, env)
-                restarted.append(p.name)
-        self.state_file.write_text(state.dumps())
-        return restarted
+            self._save(state)
+        return [state.processes[i].name for i in dead]
+
+    def start_supervisor(self) -> Process:
+        """`airfoil supervise`, recorded with the rest: it restarts what exits from now on."""
+        with self.locked():
+            state = self.state()
+            assert state is not None
+            env = self.environment(state.executor, state.workers, state.ports)
+            proc = self._spawn(SUPERVISOR, [str(BIN / "airfoil"), "supervise"], env)
+            state.processes.append(proc)
+            self._save(state)
+        return proc
+
+    def _save(self, state: StackState) -> None:
+        """Write stack.json whole (readers never see half of it)."""
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(state.dumps())
+        os.replace(tmp, self.state_file)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """One writer of stack.json at a time: `up`, the supervisor and `down`."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with (self.dir / "stack.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> Process:
         log = self.dir / "logs" / f"{name.replace(' ', '-')}.log"
@@ -265,10 +290,18 @@ class Stack:
 
     def stop(self, grace: float = 10.0) -> list[str]:
         """SIGTERM each recorded process group, SIGKILL what is left after `grace`; forget the stack."""
+        with self.locked():  # the supervisor restarts nothing meanwhile; it is stopped first
+            return self._stop(grace)
+
+    def _stop(self, grace: float) -> list[str]:
         state = self.state()
         if state is None:
             return []
         targets = [p for p in state.processes if alive(p)]
+        for p in targets:  # the supervisor first, so that it restarts none of the others
+            if p.name == SUPERVISOR:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(p.pid, signal.SIGKILL)
         for p in targets:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(p.pid, signal.SIGTERM)
@@ -286,45 +319,3 @@ class Stack:
             time.sleep(0.1)
         self.state_file.unlink(missing_ok=True)
         return [p.name for p in targets]
-
-
-def ensure_database(url: str, key: str) -> None:
-    """Connect to the PostgreSQL database of `url`, creating it if the server is up but it is missing."""
-    import sqlalchemy as sa
-
-    target = sa.engine.make_url(url)
-    try:
-        engine = sa.create_engine(target)
-        with engine.connect():
-            pass
-        engine.dispose()
-        return
-    except sa.exc.OperationalError as exc:
-        if f'database "{target.database}" does not exist' not in str(exc):
-            raise AirfoilError(
-                f"cannot reach the database of {key}={url}: {exc.orig}; fix {key} or start it"
-            ) from None
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    finally:
-        admin.dispose()
-
-
-def _reachable(url: str, key: str) -> None:
-    """A TCP connection to the broker's host and port, or a clear error naming the setting."""
-    import socket
-    from urllib.parse import urlparse
-
-    parsed = urlparse(url)
-    host, port = (
-        parsed.hostname or "127.0.0.1",
-        parsed.port or {"redis": 6379, "amqp": 5672}.get(parsed.scheme, 0),
-    )
-    try:
-        socket.create_connection((host, port), timeout=3).close()
-    except OSError as exc:
-        raise AirfoilError(
-            f"the broker at {key}={url} is not reachable ({exc}); start it or fix {key}"
-        ) from None

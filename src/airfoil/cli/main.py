@@ -146,6 +146,7 @@ def report(
 app.command("up")(stack_cli.up_command)
 app.command("status")(stack_cli.status_command)
 app.command("down")(stack_cli.down_command)
+app.command("supervise", hidden=True)(stack_cli.supervise_command)
 
 
 @models_app.command("list")

@@ -83,6 +83,7 @@ def up(executor: str, workers: int, detach: bool, ports: Ports) -> int:
     except AirfoilError:
         stack.stop()
         raise
+    stack.start_supervisor()  # from now on, a component that exits is started again
     show_status(stack)
     typer.secho(f"\nAirflow UI  http://127.0.0.1:{ports.airflow}  (user admin)", fg="green")
     if first:
@@ -102,6 +103,15 @@ def up(executor: str, workers: int, detach: bool, ports: Ports) -> int:
     stopped = stack.stop()
     typer.echo(f"stopped {len(stopped)} process(es)")
     return 0
+
+
+def supervise_command() -> None:
+    """Started by `airfoil up`: restart the stack's components that exit (hidden)."""
+    from airfoil.airflow.stack import Stack
+    from airfoil.airflow.supervisor import supervise
+    from airfoil.settings import load_settings
+
+    supervise(Stack(load_settings()))
 
 
 def down() -> int:

@@ -6,7 +6,7 @@ check a plan without Airflow installed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from airfoil.plan.names import DagKind, dag_id, dataset_asset, drift_alias, drift_asset, model_asset
 from airfoil.spec.model import PipelineSpec
@@ -40,6 +40,7 @@ class DagPlan:
     schedule_asset: str | None = None  # with `schedule` too: runs on either
     tags: tuple[str, ...] = ()
     doc: str = ""
+    retry_delay: int = 30  # seconds between a failed task's tries (the spec's `retry_delay`)
 
     @property
     def dag_id(self) -> str:
@@ -61,7 +62,7 @@ def build_plans(spec: PipelineSpec, spec_path: str) -> list[DagPlan]:
         plans = [_prepare(spec, spec_path), _train(spec, spec_path)]
     if spec.monitor is not None:
         plans.append(_monitor(spec, spec_path))
-    return plans
+    return [replace(p, retry_delay=spec.retry_delay) for p in plans]
 
 
 def _prepare(spec: PipelineSpec, spec_path: str) -> DagPlan:

@@ -12,6 +12,7 @@ from airfoil.registry.client import CHAMPION, HISTORY_TAG, client
 from airfoil.registry.versions import champion_history, champion_version, get_version
 from airfoil.settings import Settings
 from airfoil.spec.model import LOWER_IS_BETTER, PipelineSpec
+from airfoil.store.lock import pipeline_lock
 
 
 @dataclass(frozen=True)
@@ -82,17 +83,30 @@ def smoke(settings: Settings, name: str, version: int) -> None:
         raise RegistryError(f"predicting the input example failed: {exc}") from exc
 
 
-def promote(
-    settings: Settings, name: str, version: int, reason: str, *, check: bool = True
-) -> dict[str, Any]:
-    """Point `champion` at `version` (it must load and predict) and record it in the history.
+def decide(settings: Settings, spec: PipelineSpec, version: int) -> Decision:
+    """Gate `version` once (a retry finds the recorded decision) and promote or reject it, holding
+    the pipeline's lock, so that two trainings finishing at once are gated one after the other."""
+    with pipeline_lock(settings.store_url, spec.name):
+        decision = recorded_decision(settings, spec.name, version)
+        if decision is None:
+            decision = gate(settings, spec, version)
+            if decision.passed:
+                _promote(settings, spec.name, version, decision.reason)
+            else:
+                reject(settings, spec.name, version, decision.reason)
+    return decision
 
-    `check=False` skips the load-and-predict check, for callers that just ran it (the gate).
-    """
+
+def promote(settings: Settings, name: str, version: int, reason: str) -> dict[str, Any]:
+    """Point `champion` at `version` (it must load and predict) and record it in the history."""
+    smoke(settings, name, version)
+    with pipeline_lock(settings.store_url, name):
+        return _promote(settings, name, version, reason)
+
+
+def _promote(settings: Settings, name: str, version: int, reason: str) -> dict[str, Any]:
     c = client(settings)
     get_version(c, name, version)
-    if check:
-        smoke(settings, name, version)
     current = champion_version(c, name)
     history = champion_history(c, name)
     if current != version:
@@ -105,6 +119,11 @@ def promote(
 
 def rollback(settings: Settings, name: str) -> dict[str, Any]:
     """Move `champion` back to the version that held it before the current one."""
+    with pipeline_lock(settings.store_url, name):
+        return _rollback(settings, name)
+
+
+def _rollback(settings: Settings, name: str) -> dict[str, Any]:
     c = client(settings)
     current = champion_version(c, name)
     if current is None:

@@ -193,6 +193,7 @@ class PipelineSpec(_Strict):
     monitor: Monitor | None = None
     schedule: str | None = None
     retries: int = Field(2, ge=0, le=10)
+    retry_delay: int = Field(30, ge=0, le=3600)  # seconds between a failed task's tries
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     # The folder of the spec file: relative paths and modules of custom steps are found there.

@@ -11,16 +11,10 @@ from airfoil.steps.context import StepContext
 
 
 def promote(ctx: StepContext, registered: dict[str, Any]) -> dict[str, Any]:
-    """Apply the gate once per version (a retry finds the recorded decision); emit the model Asset
-    only when the version became champion."""
+    """Apply the gate once per version (a retry finds the recorded decision), under the pipeline's
+    lock; emit the model Asset only when the version became champion."""
     settings, name, version = ctx.settings, ctx.spec.name, int(registered["version"])
-    decision = registry.recorded_decision(settings, name, version)
-    if decision is None:
-        decision = registry.gate(settings, ctx.spec, version)
-        if decision.passed:
-            registry.promote(settings, name, version, decision.reason, check=False)
-        else:
-            registry.reject(settings, name, version, decision.reason)
+    decision = registry.decide(settings, ctx.spec, version)
     return {
         "name": name,
         "version": version,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from airfoil.errors import AirfoilError
+from airfoil.errors import AirfoilError, Unavailable
 from airfoil.store import migrate
 from airfoil.store.bulk import BulkLoader
 from airfoil.store.schema import BatchKind, BatchStatus, batches, predictions, profiles
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 class StoreError(AirfoilError):
     """The prediction store cannot be reached or used as configured."""
+
+
+class StoreUnavailable(StoreError, Unavailable):
+    """The prediction store's database does not answer (down, restarting): a task retries it."""
 
 
 @dataclass(frozen=True)
@@ -270,7 +274,7 @@ class _Stores:
                 try:
                     store.upgrade()
                 except sa.exc.OperationalError as exc:
-                    raise StoreError(
+                    raise StoreUnavailable(
                         f"cannot open the prediction store "
                         f"{store.url.render_as_string(hide_password=True)}: {exc.orig}; "
                         "check AIRFOIL_STORE_URL and that the database is running"

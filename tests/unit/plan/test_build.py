@@ -63,6 +63,11 @@ def test_every_task_has_the_spec_retries(plans) -> None:
     assert {t.retries for t in tasks} == {4}
 
 
+def test_every_dag_has_the_spec_retry_delay() -> None:
+    spec = parse_spec(spec_yaml(name="churn", retry_delay=3, train=THREE_CANDIDATES))
+    assert {p.retry_delay for p in build_plans(spec, "/specs/churn.yaml")} == {3}
+
+
 def test_inputs_name_upstream_tasks_of_the_same_dag(plans) -> None:
     for plan in plans.values():
         seen: set[str] = set()

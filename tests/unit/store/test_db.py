@@ -73,6 +73,19 @@ def test_bad_urls(url: str, message: str) -> None:
         PredictionStore(url)
 
 
+def test_a_database_that_does_not_answer_is_unavailable_not_a_user_error(tmp_path) -> None:
+    """A task retries `Unavailable` (PostgreSQL restarting) instead of failing at once."""
+    from airfoil.errors import Unavailable
+    from airfoil.settings import load_settings
+    from airfoil.store import open_store
+
+    settings = load_settings(
+        {"AIRFOIL_HOME": str(tmp_path), "AIRFOIL_STORE_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/x"}
+    )
+    with pytest.raises(Unavailable, match=r"(?s)cannot open the prediction store .*AIRFOIL_STORE_URL"):
+        open_store(settings)
+
+
 def test_open_batch_twice_returns_the_same_batch(store: PredictionStore, pipeline: str) -> None:
     first, created = store.open_batch(pipeline, "block", "a.csv@1", source="a.csv", fingerprint="f" * 64)
     assert created
