@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from airfoil.airflow.processes import alive
 from airfoil.airflow.stack import SUPERVISOR, Ports, Process, Stack, StackState
@@ -29,8 +30,10 @@ def test_what_exits_is_started_again_until_the_stack_is_forgotten(tmp_path) -> N
     stack = Stack(load_settings({"AIRFOIL_HOME": str(tmp_path / "home")}))
     (stack.dir / "logs").mkdir(parents=True)
     first = stack._spawn("sleeper", SLEEP, dict(os.environ))
-    # this test's own process stands in for `airfoil supervise` (alive: the same interpreter)
-    me = Process(SUPERVISOR, os.getpid(), [sys.executable, "supervise"], "log")
+    # this test's own process stands in for `airfoil supervise`, recorded with its own command line
+    own = [a.decode() for a in Path("/proc/self/cmdline").read_bytes().split(b"\0") if a]
+    me = Process(SUPERVISOR, os.getpid(), own, "log")
+    assert alive(me)
     stack._save(StackState("local", 1, Ports(), [first, me]))
     watcher = threading.Thread(target=supervise, args=(stack, 0.1))
     watcher.start()

@@ -24,7 +24,8 @@ def alive(p: Started) -> bool:
     if not any(cmdline):  # read in the middle of its exec: alive, its command not visible yet
         return True
     # Loose on purpose: Celery and Airflow retitle their processes ("[celeryd: worker1@host...]").
-    return any(p.cmd[1].encode() in part or Path(p.cmd[0]).name.encode() in part for part in cmdline)
+    marks = [Path(p.cmd[0]).name.encode(), *(a.encode() for a in p.cmd[1:2])]
+    return any(mark in part for mark in marks for part in cmdline)
 
 
 def session(sid: int) -> list[int]:
