@@ -150,12 +150,12 @@ def restarted_by_supervisor(af: ClusterAirfoil, component: str, old_pid: int, ti
     raise AssertionError(f"{component} was not started again within {timeout} s: {log.read_text()[-2000:]}")
 
 
-def wait_healthy(af: ClusterAirfoil, timeout: float = 120) -> None:
-    """`airfoil status` says every component is healthy, within `timeout` seconds."""
+def wait_healthy(af: ClusterAirfoil, timeout: float = 120) -> list[dict[str, Any]]:
+    """`airfoil status --json` once every component is healthy, within `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        rows = json.loads(af("status", "--json", check=False).stdout or "[]")
+        rows: list[dict[str, Any]] = json.loads(af("status", "--json", check=False).stdout or "[]")
         if rows and all(r["healthy"] for r in rows):
-            return
+            return rows
         assert time.monotonic() < deadline, rows
         time.sleep(2)

@@ -48,7 +48,7 @@ FAST_FAULTS = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
     "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "5",
-    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
+    "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
     "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "30",
     "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "5",
 }
@@ -106,14 +106,13 @@ def test_up_starts_a_healthy_stack_with_shared_secrets_and_only_airfoils_dags(
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
     assert set(cluster.secrets()) >= {"jwt_secret", "api_secret_key", "fernet_key", "admin_password"}
     assert cluster.secrets()["admin_password"] in cluster.extra["UP_OUTPUT"]  # printed once, at first start
-    status = json.loads(cluster("status", "--json").stdout)
+    status = wait_healthy(cluster)  # a loaded machine can miss a heartbeat right after start-up
     names = {r["component"] for r in status}
     assert names == {
         "mlflow server", "airflow api-server", "airflow scheduler", "airflow dag-processor",
         "airflow triggerer", "airflow celery worker 1", "airflow celery worker 2", "airfoil serve",
         "airfoil supervisor",
     }  # fmt: skip
-    assert all(r["healthy"] for r in status), status
     with airflow_client(cluster) as c:
         dags = {d["dag_id"] for d in c.get("/api/v2/dags", params={"limit": 200}).json()["dags"]}
     assert dags and all(d.startswith("breast_cancer__") for d in dags), dags  # no example DAGs
@@ -202,44 +201,38 @@ def test_a_scheduler_killed_mid_run_is_restarted_and_the_run_completes(cluster: 
     assert "restarted what had died: airfoil supervisor" in out.stdout
 
 
-def test_two_trainings_at_once_leave_one_champion_on_a_ready_version(
-    cluster: ClusterAirfoil, tmp_path: Path
-) -> None:
-    """Two train runs triggered together on the cluster, and a laptop's `airfoil run` training the same
-    pipeline into the same registry at the same time: the gate runs under the pipeline's lock."""
+def test_two_trainings_at_once_leave_one_champion_on_a_ready_version(cluster: ClusterAirfoil) -> None:
+    """A train run on the cluster and an `airfoil run --only train` beside it (its own embedded
+    Airflow, the cluster's data, MLflow server and prediction store) train the same pipeline at the
+    same time: the gate runs under the pipeline's lock, one after the other."""
     mlflow = f"http://127.0.0.1:{stack_ports(cluster)[1]}"
     registry = ClusterAirfoil(
         home=cluster.home, workdir=cluster.workdir, extra={**cluster.extra, "AIRFOIL_TRACKING_URI": mlflow}
     )
     before = {v["version"] for v in registry.versions("breast_cancer")}
-    # the laptop: its own home and embedded Airflow; the cluster's MLflow server and prediction store
-    laptop = ClusterAirfoil(
-        home=tmp_path / "laptop",
-        workdir=tmp_path,
+    beside = ClusterAirfoil(
+        home=cluster.home,
+        workdir=cluster.workdir,
         extra={
             "AIRFOIL_PIPELINES": cluster.spec,
             "AIRFOIL_TRACKING_URI": mlflow,
             "AIRFOIL_STORE_URL": cluster.extra["AIRFOIL_STORE_URL"],
-        },
+        },  # no AIRFOIL_AIRFLOW_DB_URL: DAG.test() on an SQLite file of its own
     )
-    laptop("run", cluster.spec, "--only", "prepare", timeout=300)
     outcome: list[subprocess.CompletedProcess[str]] = []
-    beside = threading.Thread(
-        target=lambda: outcome.append(laptop("run", cluster.spec, "--only", "train", timeout=600))
+    thread = threading.Thread(
+        target=lambda: outcome.append(beside("run", cluster.spec, "--only", "train", timeout=600))
     )
     with airflow_client(cluster) as c:
-        runs = [trigger(c, "breast_cancer__train") for _ in range(2)]
-        beside.start()
-        assert [wait_run(c, "breast_cancer__train", r) for r in runs] == ["success", "success"]
-        details = [c.get(f"/api/v2/dags/breast_cancer__train/dagRuns/{r}").json() for r in runs]
-    beside.join()
+        run_id = trigger(c, "breast_cancer__train")
+        thread.start()
+        assert wait_run(c, "breast_cancer__train", run_id) == "success"
+    thread.join()
     assert outcome and "breast_cancer__train success" in outcome[0].stdout, outcome
-    # Airflow runs one train run of a pipeline at a time (max_active_runs=1): the second waited
-    assert details[1]["start_date"] >= details[0]["end_date"], details
 
     after = registry.versions("breast_cancer")
     new = [v for v in after if v["version"] not in before]
-    assert len(new) == 3, new
+    assert len(new) == 2, new
     for v in new:  # every version READY, gated once, with the reason
         assert v["status"] == "READY" and v["promoted"]["passed"] is not None, v
         assert v["promoted"]["reason"] and v["promoted"]["reason"] != "not yet gated", v

@@ -10,15 +10,22 @@ from tests.integration.conftest import Airfoil
 
 pytestmark = pytest.mark.integration
 
+# breast_cancer with one small candidate: these tests are about the registry, not the search
+SLIM = {
+    "  cv: 5\n": "  cv: 2\n",
+    "    - {estimator: sklearn.ensemble.RandomForestClassifier, params: {n_estimators: [100], "
+    "max_depth: [null, 8]}}\n": "",
+}
+
 
 def test_failed_gate_keeps_champion_then_promote_and_rollback(airfoil: Airfoil, example_copy) -> None:
-    spec = example_copy("breast_cancer")
+    spec = example_copy("breast_cancer", SLIM)
     airfoil("run", str(spec))
     assert airfoil.champion("breast_cancer") == 1
 
     strict = example_copy(
         "breast_cancer",
-        {"gate: {min: {f1: 0.9, roc_auc: 0.95}": "gate: {min: {f1: 0.999, roc_auc: 0.95}"},
+        {**SLIM, "gate: {min: {f1: 0.9, roc_auc: 0.95}": "gate: {min: {f1: 0.999, roc_auc: 0.95}"},
         dest_name="strict",
     )
     proc = airfoil("run", str(strict), "--only", "train")
@@ -47,8 +54,8 @@ def test_failed_gate_keeps_champion_then_promote_and_rollback(airfoil: Airfoil, 
     assert proc.returncode == 1 and "no registered model named 'nope'" in proc.stderr
 
 
-def test_rerunning_the_same_dag_run_registers_no_second_version(airfoil: Airfoil, examples: Path) -> None:
-    spec = str(examples / "breast_cancer" / "pipeline.yaml")
+def test_rerunning_the_same_dag_run_registers_no_second_version(airfoil: Airfoil, example_copy) -> None:
+    spec = str(example_copy("breast_cancer", SLIM))
     airfoil("run", spec, "--only", "prepare")
     first = airfoil("run", spec, "--only", "train", "--logical-date", "2025-01-01T00:00:00")
     assert "registered breast_cancer v1" in first.stdout

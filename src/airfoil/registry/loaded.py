@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airfoil.artifacts import io, modelfile, onnx
 from airfoil.errors import RegistryError
+from airfoil.registry.card import example_frame, model_card
 from airfoil.registry.versions import load_version
 
 if TYPE_CHECKING:
@@ -83,23 +84,36 @@ class LoadedModel:
 
 def load_model(settings: Settings, name: str, version: int) -> LoadedModel:
     """Load and check a version: sha256 of every artifact, then a smoke prediction of its input example."""
-    # The model file's sha256 is checked here; it is only deserialized (skops: seconds of imports)
-    # when there is no verified ONNX graph to serve.
-    model, info = load_version(settings, name, version, deserialize=False)
-    tags = info["tags"]
+    card = model_card(settings, name, version)
+    if card is not None:
+        return load_card(card)
+    # A pickled model (allowed by AIRFOIL_ALLOW_PICKLE), or one registered before airfoil kept its
+    # serving metadata: loaded through the registry.
+    model, info = load_version(settings, name, version)
     example = info["input_example"]
-    if tags.get("serving_uri"):
-        meta = io.read_json(tags["serving_uri"], tags.get("serving_sha256"))
-        columns, classes, report = meta["columns"], meta["classes"], meta["onnx"]
-    else:  # registered before serving metadata existed: schema from the input example
-        columns = [
-            {"name": str(c), "type": onnx.input_kind(example[c].dtype), "nullable": True} for c in example
-        ]
-        if model is None:
-            model = modelfile.load(info["model_ref"])
-        classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
-        report = {"status": "absent"}
-    session = None
+    columns = [{"name": str(c), "type": onnx.input_kind(example[c].dtype), "nullable": True} for c in example]
+    classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
+    loaded = LoadedModel(
+        name=name,
+        version=int(version),
+        task="classification" if classes else "regression",
+        columns=columns,
+        classes=classes,
+        backend="sklearn",
+        metrics=json.loads(info["tags"].get("test_metrics", "{}")),
+        _model=model,
+    )
+    _smoke(loaded, example)
+    return loaded
+
+
+def load_card(card: dict[str, Any]) -> LoadedModel:
+    """The model a card describes, from the artifact store alone (no MLflow): the serving metadata and
+    the ONNX graph (or the skops file) read with their sha256 checked, then a smoke prediction."""
+    tags = card["tags"]
+    meta = io.read_json(tags["serving_uri"], tags.get("serving_sha256"))
+    report = meta["onnx"]
+    model = session = None
     if report.get("status") == "verified":
         import onnxruntime as ort
 
@@ -109,21 +123,21 @@ def load_model(settings: Settings, name: str, version: int) -> LoadedModel:
         session = ort.InferenceSession(
             io.read_bytes(report["uri"], report["sha256"]), opts, providers=["CPUExecutionProvider"]
         )
-    if session is None and model is None:
-        model = modelfile.load(info["model_ref"])
+    else:
+        model = modelfile.load(card["model_ref"])
     loaded = LoadedModel(
-        name=name,
-        version=int(version),
-        task="classification" if classes else "regression",
-        columns=columns,
-        classes=classes,
+        name=card["name"],
+        version=int(card["version"]),
+        task="classification" if meta["classes"] else "regression",
+        columns=meta["columns"],
+        classes=meta["classes"],
         backend="onnx" if session is not None else "sklearn",
         metrics=json.loads(tags.get("test_metrics", "{}")),
         reference=(tags["profile_uri"], tags["profile_sha256"]) if tags.get("profile_uri") else None,
         _model=model,
         _session=session,
     )
-    _smoke(loaded, example)
+    _smoke(loaded, example_frame(card["example"]))
     return loaded
 
 
@@ -165,6 +179,14 @@ class ModelCache:
         found = self.peek(settings, name, version)
         if found is None:
             found = load_model(settings, name, version)
+            self.put(settings, found)
+        return found
+
+    def get_card(self, settings: Settings, card: dict[str, Any]) -> LoadedModel:
+        """The version a card describes, loaded from the artifact store on first use (no registry call)."""
+        found = self.peek(settings, card["name"], int(card["version"]))
+        if found is None:
+            found = load_card(card)
             self.put(settings, found)
         return found
 

@@ -148,12 +148,7 @@ def load_version(
 
 
 def _input_example(location: str) -> Any:
-    import pandas as pd
+    from airfoil.registry.card import example_frame
 
     uri = f"{location}/input_example.json"
-    if not io.exists(uri):
-        return None
-    raw = io.read_json(uri)
-    if isinstance(raw, dict) and "columns" in raw:
-        return pd.DataFrame(raw["data"], columns=raw["columns"])
-    return pd.DataFrame(raw)
+    return example_frame(io.read_json(uri)) if io.exists(uri) else None

@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from airfoil.errors import DataError
+from airfoil.registry.card import model_card
 from airfoil.registry.loaded import process_models
 from airfoil.registry.versions import require_champion
 from airfoil.spec.model import Batch as BatchSpec
@@ -23,8 +24,10 @@ log = logging.getLogger("airfoil.batch")
 
 
 def pin_champion(ctx: StepContext) -> dict[str, Any]:
-    """The champion version now: every block of the run is scored with it, even if the alias moves."""
-    return {"version": require_champion(ctx.settings, ctx.spec.name)}
+    """The champion version now: every block of the run is scored with it, even if the alias moves.
+    Its card lets each `score` task load it from the artifact store without MLflow."""
+    version = require_champion(ctx.settings, ctx.spec.name)
+    return {"version": version, "card": model_card(ctx.settings, ctx.spec.name, version)}
 
 
 def discover(ctx: StepContext) -> list[dict[str, Any]]:
@@ -49,9 +52,15 @@ def discover(ctx: StepContext) -> list[dict[str, Any]]:
 def score(ctx: StepContext, model: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
     """Score one block with the pinned champion version; store every row (scored or rejected)."""
     spec = _batch_spec(ctx)
+    card = model.get("card")
+    loaded = (
+        process_models.get_card(ctx.settings, card)
+        if card
+        else process_models.get(ctx.settings, ctx.spec.name, int(model["version"]))
+    )
     return score_source(
         open_store(ctx.settings),
-        process_models.get(ctx.settings, ctx.spec.name, int(model["version"])),
+        loaded,
         pipeline=ctx.spec.name,
         kind=BatchKind.block,
         key=block["id"],

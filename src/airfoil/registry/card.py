@@ -1,0 +1,44 @@
+"""A version's card: what loading it takes, read from the registry once. The artifact URIs with their
+sha256 (the model file, the serving metadata that names the ONNX graph, the monitor's reference),
+the test metrics and the input example. With a card, a process loads the model from the artifact
+store alone and never imports MLflow: the batch DAG's `champion` task hands one to every mapped
+`score` task, which on a cluster is a new process per block (`registry.loaded.load_card`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airfoil.artifacts import io
+from airfoil.registry.versions import load_version
+
+if TYPE_CHECKING:
+    from airfoil.settings import Settings
+
+CARD_TAGS = ("serving_uri", "serving_sha256", "test_metrics", "profile_uri", "profile_sha256")
+
+
+def model_card(settings: Settings, name: str, version: int) -> dict[str, Any] | None:
+    """The card of `name` `version` (its model file's sha256 checked now), or None when the version
+    cannot be loaded without the registry: a pickled model, or no serving metadata."""
+    _, info = load_version(settings, name, version, deserialize=False)
+    tags = info["tags"]
+    example_uri = f"{info['location']}/input_example.json"
+    if not (tags.get("serving_uri") and io.exists(info["model_ref"]["uri"]) and io.exists(example_uri)):
+        return None
+    return {
+        "name": name,
+        "version": int(version),
+        "model_ref": info["model_ref"],
+        "tags": {k: tags[k] for k in CARD_TAGS if k in tags},
+        "example": io.read_json(example_uri),
+    }
+
+
+def example_frame(raw: Any) -> Any:
+    """The input example as MLflow logged it ({"columns", "data"} or records), as a DataFrame."""
+    import pandas as pd
+
+    if isinstance(raw, dict) and "columns" in raw:
+        return pd.DataFrame(raw["data"], columns=raw["columns"])
+    return pd.DataFrame(raw)
