@@ -152,6 +152,7 @@ class Stack:
             # as many tasks queued as there are slots: none waits in the broker, where a long wait
             # would count against [scheduler] task_queued_timeout
             parallelism=CONCURRENCY * workers if executor == "celery" else 4,
+            quick=False,  # Airflow's own idle sleep and DAG folder refresh
         )
         env = deployment.environment(
             {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "MLFLOW_"))},

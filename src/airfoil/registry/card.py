@@ -42,3 +42,13 @@ def example_frame(raw: Any) -> Any:
     if isinstance(raw, dict) and "columns" in raw:
         return pd.DataFrame(raw["data"], columns=raw["columns"])
     return pd.DataFrame(raw)
+
+
+def example_columns(raw: Any) -> dict[str, list[Any]]:
+    """The input example as columns of plain values, without pandas (a score task's cold start)."""
+    if isinstance(raw, dict) and "columns" in raw:
+        return {str(c): [row[i] for row in raw["data"]] for i, c in enumerate(raw["columns"])}
+    if isinstance(raw, list):  # records
+        names = list(raw[0]) if raw else []
+        return {str(c): [row.get(c) for row in raw] for c in names}
+    return {str(c): list(v.values()) if isinstance(v, dict) else list(v) for c, v in raw.items()}

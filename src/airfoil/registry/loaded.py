@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airfoil.artifacts import io, modelfile, onnx
 from airfoil.errors import RegistryError
-from airfoil.registry.card import example_frame, model_card
+from airfoil.registry.card import example_columns, model_card
 from airfoil.registry.versions import load_version
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def load_model(settings: Settings, name: str, version: int) -> LoadedModel:
         metrics=json.loads(info["tags"].get("test_metrics", "{}")),
         _model=model,
     )
-    _smoke(loaded, example)
+    _smoke(loaded, None if example is None else {c: example[c].tolist() for c in example})
     return loaded
 
 
@@ -137,16 +137,21 @@ def load_card(card: dict[str, Any]) -> LoadedModel:
         _model=model,
         _session=session,
     )
-    _smoke(loaded, example_frame(card["example"]))
+    _smoke(loaded, example_columns(card["example"]))
     return loaded
 
 
-def _smoke(model: LoadedModel, example: Any) -> None:
-    if example is None:
+def _smoke(model: LoadedModel, example: dict[str, list[Any]] | None) -> None:
+    """Predict the version's input example (columns of plain values); it must answer every row."""
+    if not example:
         raise RegistryError(f"{model.name} v{model.version} has no input example to smoke-test")
-    values = {c: example[c].tolist() for c in model.column_names}
+    missing = [c for c in model.column_names if c not in example]
+    if missing:
+        raise RegistryError(f"{model.name} v{model.version}: its input example lacks columns {missing}")
+    values = {c: example[c] for c in model.column_names}
+    rows = len(values[model.column_names[0]]) if values else 0
     labels, _ = model.predict(values)
-    if len(labels) != len(example):
+    if len(labels) != rows:
         raise RegistryError(f"{model.name} v{model.version}: smoke prediction returned {len(labels)} rows")
 
 
