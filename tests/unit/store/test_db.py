@@ -35,7 +35,7 @@ def _head() -> str:
 def test_the_fast_path_knows_alembics_head() -> None:
     from airfoil.store.migrate import HEAD
 
-    assert HEAD == _head(), "a new migration: set store.migrate.HEAD to its revision"
+    assert _head() == HEAD, "a new migration: set store.migrate.HEAD to its revision"
 
 
 def test_upgrade_is_idempotent_and_at_head(store_url: str) -> None:
