@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -313,4 +316,26 @@ def _v(version: int | None) -> str:
 
 
 def main() -> None:
-    app()
+    """The `airfoil` command. Once it is done and every atexit handler has run (MLflow's, Airflow's,
+    logging's), the process ends at once: the interpreter's own teardown of the modules a pipeline
+    run loads (Airflow, MLflow, scikit-learn) takes 2.6 s and does nothing a user needs."""
+    outcome = {"code": 1}  # an uncaught exception: Python prints it before the atexit handlers
+    atexit.register(_end_now, outcome)  # registered first, so it runs after every other handler
+    try:
+        app()
+        outcome["code"] = 0
+    except SystemExit as exc:
+        if isinstance(exc.code, str):  # the message Python would print at exit
+            sys.stderr.write(exc.code + "\n")
+        outcome["code"] = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        raise
+
+
+def _end_now(outcome: dict[str, int]) -> None:
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to flush to
+            stream.flush()
+    os._exit(outcome["code"])
