@@ -21,12 +21,18 @@ def _hold(store_url: str, name: str, events: list[str], label: str, seconds: flo
         events.append(f"{label} out")
 
 
-def test_two_holders_of_one_pipeline_take_turns(store_url: str, pipeline: str) -> None:
-    events: list[str] = []
-    first = threading.Thread(target=_hold, args=(store_url, pipeline, events, "a", 0.5))
+def _holding(store_url: str, name: str, events: list[str], seconds: float) -> threading.Thread:
+    """A thread that holds the lock ("a") for `seconds`; it holds it when this returns."""
+    first = threading.Thread(target=_hold, args=(store_url, name, events, "a", seconds))
     first.start()
     while not events:
         time.sleep(0.01)
+    return first
+
+
+def test_two_holders_of_one_pipeline_take_turns(store_url: str, pipeline: str) -> None:
+    events: list[str] = []
+    first = _holding(store_url, pipeline, events, 0.5)
     _hold(store_url, pipeline, events, "b", 0)
     first.join()
     assert events == ["a in", "a out", "b in", "b out"]
@@ -34,10 +40,7 @@ def test_two_holders_of_one_pipeline_take_turns(store_url: str, pipeline: str) -
 
 def test_another_pipeline_is_not_held_up(store_url: str, pipeline: str) -> None:
     events: list[str] = []
-    first = threading.Thread(target=_hold, args=(store_url, pipeline, events, "a", 0.5))
-    first.start()
-    while not events:
-        time.sleep(0.01)
+    first = _holding(store_url, pipeline, events, 0.5)
     _hold(store_url, pipeline + "_other", events, "b", 0)
     first.join()
     assert events == ["a in", "b in", "b out", "a out"]
@@ -65,10 +68,7 @@ def test_a_killed_holder_releases_the_lock(store_url: str, pipeline: str) -> Non
 
 def test_waiting_too_long_is_a_clear_error(store_url: str, pipeline: str) -> None:
     events: list[str] = []
-    first = threading.Thread(target=_hold, args=(store_url, pipeline, events, "a", 1.5))
-    first.start()
-    while not events:
-        time.sleep(0.01)
+    first = _holding(store_url, pipeline, events, 1.5)
     too_long = pytest.raises(AirfoilError, match=r"waited 0\.2 s for its lock")
     with too_long, pipeline_lock(store_url, pipeline, 0.2):
         pass
