@@ -7,17 +7,18 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airfoil import __version__
 from airfoil.errors import RegistryError
 from airfoil.serving.champions import Champions
+from airfoil.serving.contract import error, install, ok, operation_id
 from airfoil.serving.guard import Guard, resolve_token
 from airfoil.serving.http import error_response, json_response
 from airfoil.serving.metrics import Metrics
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
         description="The champion of every airfoil pipeline. Every route but /v2/health/* needs "
         "`Authorization: Bearer <token>`.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     _add_error_handlers(api, metrics)
     _add_health_routes(api, champions)
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
     Predictions(settings, champions, metrics, profiles).add_routes(api)
     _add_airfoil_routes(api, champions, metrics, settings)
     transient_routes.add_routes(api, transient)
+    install(api)
     return Guard(api, token, settings.max_body_bytes, settings.max_inflight, metrics)
 
 
@@ -77,7 +80,9 @@ def _add_error_handlers(api: FastAPI, metrics: Metrics) -> None:
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        return error_response(exc.status_code, str(exc.detail))
+        response = error_response(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # 405: `Allow`, the methods the path has
+        return response
 
     @api.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> Response:
@@ -95,15 +100,25 @@ def _add_error_handlers(api: FastAPI, metrics: Metrics) -> None:
 def _add_health_routes(api: FastAPI, champions: Champions) -> None:
     """Liveness, readiness and server metadata (OIP)."""
 
-    @api.get("/v2/health/live", tags=["health"])
+    @api.get(
+        "/v2/health/live",
+        name="server_live",
+        tags=["health"],
+        responses={200: ok(_flag("live"), "the server answers")},
+    )
     async def live() -> Response:
         return json_response({"live": True})
 
-    @api.get("/v2/health/ready", tags=["health"])
+    ready_answers: dict[int | str, dict[str, Any]] = {
+        200: ok(_flag("ready"), "every champion is loaded"),
+        503: ok(_flag("ready"), "not every champion is loaded yet"),
+    }
+
+    @api.get("/v2/health/ready", name="server_ready", tags=["health"], responses=ready_answers)
     async def ready() -> Response:
         return json_response({"ready": champions.ready}, 200 if champions.ready else 503)
 
-    @api.get("/v2", tags=["open inference protocol"])
+    @api.get("/v2", tags=["open inference protocol"], responses={200: ok(_SERVER, "the server's metadata")})
     async def server_metadata() -> Response:
         return json_response({"name": "airfoil", "version": __version__, "extensions": []})
 
@@ -111,11 +126,21 @@ def _add_health_routes(api: FastAPI, champions: Champions) -> None:
 def _add_airfoil_routes(api: FastAPI, champions: Champions, metrics: Metrics, settings: Settings) -> None:
     """The models served, their last monitor verdict, Prometheus metrics."""
 
-    @api.get("/v1/models", tags=["airfoil"])
+    @api.get("/v1/models", tags=["airfoil"], responses={200: ok(_MODELS, "the champion of every pipeline")})
     async def models() -> Response:
         return json_response({"models": champions.describe()})
 
-    @api.get("/v1/models/{name}/monitor", tags=["airfoil"])
+    @api.get(
+        "/v1/models/{name}/monitor",
+        tags=["airfoil"],
+        responses={
+            200: ok(
+                {"title": "MonitorVerdict", "type": "object"},
+                "the verdict, as `airfoil monitor NAME --json` prints it",
+            ),
+            404: error("no monitor run of that pipeline yet"),
+        },
+    )
     async def monitor(name: str) -> Response:
         """The last monitor run of the pipeline, as `airfoil monitor NAME --json` prints it."""
         found = await run_in_threadpool(monitor_history, open_store(settings), name, None, 1)
@@ -129,9 +154,13 @@ def _add_airfoil_routes(api: FastAPI, champions: Champions, metrics: Metrics, se
         "/v1/models/{name}/report",
         tags=["airfoil"],
         response_class=HTMLResponse,
-        responses={404: {"description": "no such model or version"}},
+        responses={
+            200: {"description": "one self-contained HTML page"},
+            400: error("the version is not a number of at least 1"),
+            404: error("no such model or version"),
+        },
     )
-    async def report(name: str, version: int | None = None) -> Response:
+    async def report(name: str, version: Annotated[int | None, Query(ge=1)] = None) -> Response:
         """The model's report (`airfoil report NAME`): one self-contained HTML page."""
         from airfoil.report import build_report
 
@@ -141,8 +170,51 @@ def _add_airfoil_routes(api: FastAPI, champions: Champions, metrics: Metrics, se
             return error_response(404, str(exc))
         return HTMLResponse(html)
 
-    @api.get("/metrics", tags=["airfoil"])
-    async def prometheus() -> Response:
+    @api.get(
+        "/metrics",
+        tags=["airfoil"],
+        response_class=PlainTextResponse,
+        responses={200: {"description": "Prometheus' text format"}},
+    )
+    async def metrics_text() -> Response:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _flag(name: str) -> dict[str, Any]:
+    title = f"Server{name.capitalize()}"
+    return {"title": title, "type": "object", "required": [name], "properties": {name: {"type": "boolean"}}}
+
+
+_SERVER = {
+    "title": "ServerMetadata",
+    "type": "object",
+    "required": ["name", "version", "extensions"],
+    "properties": {
+        "name": {"type": "string"},
+        "version": {"type": "string"},
+        "extensions": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_MODELS = {
+    "title": "Models",
+    "type": "object",
+    "required": ["models"],
+    "properties": {
+        "models": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "champion", "backend"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "champion": {"type": "integer"},
+                    "since": {"type": ["string", "null"]},
+                    "backend": {"type": "string", "enum": ["onnx", "sklearn"]},
+                    "metrics": {"type": "object", "additionalProperties": {"type": ["number", "null"]}},
+                },
+            },
+        }
+    },
+}

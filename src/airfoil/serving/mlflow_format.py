@@ -19,23 +19,70 @@ if TYPE_CHECKING:
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _NAMED = "dataframe_split, dataframe_records, instances or inputs"
 
-_RECORDS = {"type": "array", "items": {"type": "object"}}
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "Exactly one of dataframe_split, dataframe_records, instances, inputs.",
-    "properties": {
-        "dataframe_split": {
-            "type": "object",
-            "properties": {
-                "columns": {"type": "array", "items": {"type": "string"}},
-                "data": {"type": "array", "items": {"type": "array"}},
-            },
-        },
-        "dataframe_records": _RECORDS,
-        "instances": {"type": "array"},
-        "inputs": {"oneOf": [{"type": "object"}, {"type": "array"}]},
-    },
-}
+# A value the model's check takes (steps.checks.check_values): a number, a text, or null (missing).
+MODEL_VALUE: dict[str, Any] = {"type": ["number", "string", "null"]}
+
+
+def schema(
+    max_rows: int,
+    value: dict[str, Any],
+    *,
+    rows_as_lists: bool,
+    single_values: bool,
+    fields: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON schema of the bodies `parse` takes with the same options: `rows_as_lists` when it is
+    given the model's columns, `single_values` as there, `fields` the other top-level fields allowed
+    (None: any, ignored); `value` is the caller's rule for one value; at most `max_rows` rows."""
+
+    def rows_of(row: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": row, "minItems": 1, "maxItems": max_rows}
+
+    record: dict[str, Any] = {"type": "object", "additionalProperties": value}
+    records = rows_of(record)
+    if not rows_as_lists:  # no model columns to fall back on: some record must name a column
+        records = {**records, "contains": {"type": "object", "minProperties": 1}}
+    rows = [records, rows_of({"type": "array", "items": value})] if rows_as_lists else [records]
+    column = rows_of(value)
+    by_column = {
+        "type": "object",
+        "description": "{column: [values]}" + (" or {column: value} for one row" if single_values else ""),
+        "minProperties": 1,
+        "additionalProperties": {"anyOf": [column, value]} if single_values else column,
+    }
+    names: dict[str, Any] = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
+    split: dict[str, Any] = {
+        "type": "object",
+        "properties": {"data": rows_of({"type": "array", "items": value})},
+    }
+    if rows_as_lists:
+        split["required"] = ["data"]
+        split["properties"]["columns"] = {"anyOf": [names, {"type": "null"}]}
+        split["description"] = "without columns (null or []), the rows hold the model's columns in order"
+    else:
+        split["required"] = ["columns", "data"]
+        split["properties"]["columns"] = {**names, "minItems": 1}
+    # The three keys are read alike (records, rows or columns), as MLflow's own server reads them.
+    rows_or_columns = {"anyOf": [*rows, by_column]}
+    properties = {**(fields or {}), "dataframe_split": split}
+    properties.update({key: rows_or_columns for key in FORMATS[1:]})
+    out: dict[str, Any] = {
+        "type": "object",
+        "description": f"Exactly one of {_NAMED}.",
+        "properties": properties,
+        "oneOf": [{"required": [key]} for key in FORMATS],
+    }
+    if fields is not None:
+        out["additionalProperties"] = False
+    return out
+
+
+def model_schema(max_rows: int) -> dict[str, Any]:
+    """The schema of `/invocations` bodies: what `parse_for_model` takes from any model."""
+    return {
+        "title": "ScoringRequest",
+        **schema(max_rows, MODEL_VALUE, rows_as_lists=True, single_values=True),
+    }
 
 
 def parse(

@@ -15,56 +15,112 @@ from airfoil.serving.columns import check
 from airfoil.serving.http import BadInput
 
 TYPES = {"number": "FP64", "string": "BYTES"}  # how each kind of column is declared in metadata
-_NUMERIC = {
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "FP16",
-    "FP32",
-    "FP64",
-}
+# The datatypes a number column takes (a text column takes BYTES); BOOL is refused: not a number here.
+_NUMERIC = {"UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64"}
+DATATYPES = ["BYTES", *sorted(_NUMERIC)]  # every datatype `parse` may accept: the document's enum
+OUTPUTS = ["predict", "predict_proba"]
 
-_TENSOR = {
+
+def request_schema(max_rows: int) -> dict[str, Any]:
+    """The infer request body's JSON schema: what `parse` takes from any model (AIRFOIL_MAX_ROWS rows
+    at most); the names, datatypes and values a model takes are in its metadata."""
+    tensor = {
+        "type": "object",
+        "required": ["name", "shape", "datatype", "data"],
+        "properties": {
+            "name": {
+                "type": "string",
+                "description": "one of the model's inputs (its metadata), or any name for a single "
+                "[n, k] input holding every column in the metadata's order",
+            },
+            "shape": {
+                "type": "array",
+                "description": "[n] or [n, 1] for a column, [n, k] for every column: n rows",
+                "minItems": 1,
+                "maxItems": 2,
+                "prefixItems": [{"type": "integer", "minimum": 1, "maximum": max_rows}],
+                "items": {"type": "integer", "minimum": 1},
+            },
+            "datatype": {"type": "string", "enum": DATATYPES},
+            "parameters": {"type": "object"},
+            "data": {
+                "type": "array",
+                "description": "the values in row-major order, flat or nested; null is a missing value",
+                "minItems": 1,
+                "items": {"anyOf": [{"type": ["number", "string", "null"]}, {"type": "array", "items": {}}]},
+            },
+        },
+    }
+    output = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string", "enum": OUTPUTS}, "parameters": {"type": "object"}},
+    }
+    return {
+        "title": "InferenceRequest",
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            "id": {"type": "string", "description": "echoed in the answer"},
+            "parameters": {"type": "object"},
+            "inputs": {"type": "array", "items": tensor, "minItems": 1},
+            "outputs": {
+                "type": "array",
+                "items": output,
+                "description": "the outputs to answer (default: all the model has)",
+            },
+        },
+    }
+
+
+_OUT_TENSOR = {
     "type": "object",
     "required": ["name", "shape", "datatype", "data"],
     "properties": {
-        "name": {"type": "string"},
-        "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-        "datatype": {
-            "type": "string",
-            "enum": [
-                "BYTES",
-                "FP64",
-                "FP32",
-                "FP16",
-                "INT64",
-                "INT32",
-                "INT16",
-                "INT8",
-                "UINT64",
-                "UINT32",
-                "UINT16",
-                "UINT8",
-            ],
-        },
-        "parameters": {"type": "object"},
-        "data": {"type": "array"},
+        "name": {"type": "string", "enum": OUTPUTS},
+        "shape": {"type": "array", "items": {"type": "integer"}},
+        "datatype": {"type": "string", "enum": ["FP64", "INT64", "BOOL", "BYTES"]},
+        "data": {"type": "array", "items": {}},
+        "parameters": {"type": "object", "properties": {"classes": {"type": "array", "items": {}}}},
     },
 }
-
-SCHEMA: dict[str, Any] = {
+RESPONSE: dict[str, Any] = {
+    "title": "InferenceResponse",
     "type": "object",
-    "required": ["inputs"],
+    "required": ["model_name", "model_version", "outputs"],
     "properties": {
+        "model_name": {"type": "string"},
+        "model_version": {"type": "string"},
         "id": {"type": "string"},
-        "parameters": {"type": "object"},
-        "inputs": {"type": "array", "items": _TENSOR, "minItems": 1},
-        "outputs": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}}},
+        "outputs": {"type": "array", "items": _OUT_TENSOR},
+    },
+}
+_META_TENSOR = {
+    "type": "object",
+    "required": ["name", "datatype", "shape"],
+    "properties": {
+        "name": {"type": "string"},
+        "datatype": {"type": "string"},
+        "shape": {"type": "array", "items": {"type": "integer"}},
+    },
+}
+METADATA: dict[str, Any] = {
+    "title": "ModelMetadata",
+    "type": "object",
+    "required": ["name", "versions", "platform", "inputs", "outputs"],
+    "properties": {
+        "name": {"type": "string"},
+        "versions": {"type": "array", "items": {"type": "string"}},
+        "platform": {"type": "string", "enum": ["onnxruntime", "scikit-learn"]},
+        "inputs": {"type": "array", "items": _META_TENSOR},
+        "outputs": {"type": "array", "items": _META_TENSOR},
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "classes": {"type": "array", "items": {}},
+                "champion_since": {"type": ["string", "null"]},
+            },
+        },
     },
 }
 
@@ -73,6 +129,9 @@ def parse(body: Any, model: LoadedModel, max_rows: int) -> dict[str, Any]:
     """OIP v2 infer request: one input per column ([n] or [n, 1]) or one [n, k] input in column order."""
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
         raise BadInput("the body must be a JSON object with a non-empty 'inputs' list")
+    if not isinstance(body.get("id", ""), str):
+        raise BadInput("id must be a string")
+    _check_parameters(body, "the request")
     names = model.column_names
     tensors: dict[str, list[Any]] = {}
     for i, t in enumerate(body["inputs"]):
@@ -81,10 +140,12 @@ def parse(body: Any, model: LoadedModel, max_rows: int) -> dict[str, Any]:
         name, shape, datatype, data = t.get("name"), t.get("shape"), t.get("datatype"), t.get("data")
         if not isinstance(name, str):
             raise BadInput(f"inputs[{i}].name must be a string")
-        if not isinstance(shape, list) or not shape or not all(isinstance(d, int) and d >= 0 for d in shape):
+        # type(d) is int: a boolean is not a dimension, although isinstance(True, int)
+        if not isinstance(shape, list) or not shape or not all(type(d) is int and d >= 0 for d in shape):
             raise BadInput(f"input {name!r}: shape must be a list of non-negative integers")
         if not isinstance(datatype, str):
             raise BadInput(f"input {name!r}: datatype must be a string such as FP64 or BYTES")
+        _check_parameters(t, f"input {name!r}")
         flat = _flatten(data, name)
         if len(flat) != math.prod(shape):
             raise BadInput(
@@ -115,6 +176,12 @@ def parse(body: Any, model: LoadedModel, max_rows: int) -> dict[str, Any]:
                 f"unknown input {name!r}: send one input per column {names}, or one [n, {len(names)}] input"
             )
     return check(tensors, model, max_rows)
+
+
+def _check_parameters(obj: dict[str, Any], what: str) -> None:
+    """`parameters`, when given, is an object (the protocol's type; airfoil reads none of them)."""
+    if not isinstance(obj.get("parameters", {}), dict):
+        raise BadInput(f"{what}: parameters must be an object")
 
 
 def _flatten(data: Any, name: str) -> list[Any]:
@@ -164,13 +231,15 @@ def label_type(model: LoadedModel) -> str:
 def requested_outputs(body: dict[str, Any], model: LoadedModel) -> list[str]:
     """The outputs the request asks for (all the model has, when it names none)."""
     available = ["predict", "predict_proba"] if model.task == "classification" else ["predict"]
-    asked = body.get("outputs")
-    if asked is None:
+    if "outputs" not in body:
         return available
+    asked = body["outputs"]
     if not isinstance(asked, list) or not all(
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in asked
     ):
         raise BadInput("outputs must be a list of objects with a name")
+    for o in asked:
+        _check_parameters(o, f"output {o['name']!r}")
     names = [o["name"] for o in asked]
     unknown = [n for n in names if n not in available]
     if unknown:

@@ -19,7 +19,7 @@ from pydantic import (
 
 from airfoil.spec.monitor import LIVE_CLASSIFICATION_METRICS, Monitor
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+PIPELINE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # also the API's rule for {name}
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -202,7 +202,7 @@ class PipelineSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not PIPELINE_NAME.match(value):
             raise ValueError(f"{value!r}: use letters, digits and underscores, starting with a letter")
         return value
 

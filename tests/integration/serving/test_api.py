@@ -44,15 +44,60 @@ def test_models_list(api: httpx.Client) -> None:
 
 
 def test_openapi_document(api: httpx.Client) -> None:
+    """What a client generated from /openapi.json is told (schemathesis checks that it holds)."""
     doc = api.get("/openapi.json").json()
     paths = doc["paths"]
-    for p in (
-        "/v2/models/{name}/infer",
-        "/v2/models/{name}/versions/{version}/infer",
-        "/v1/models/{name}/invocations",
-    ):
-        assert "requestBody" in paths[p]["post"], p
-    assert "/v2/health/ready" in paths and "/metrics" in paths
+    bearer = doc["components"]["securitySchemes"]["bearer"]
+    assert (bearer["type"], bearer["scheme"]) == ("http", "bearer") and doc["security"] == [{"bearer": []}]
+    error_body = {"$ref": "#/components/schemas/Error"}
+    for path, item in paths.items():
+        for method, op in item.items():
+            answers = op["responses"]
+            assert "422" not in answers, (method, path)  # a request FastAPI cannot read is a 400 here
+            if path.startswith("/v2/health/"):
+                assert op["security"] == [] and "401" not in answers
+                continue
+            assert answers["401"]["headers"]["WWW-Authenticate"]["required"], (method, path)
+            assert "503" in answers and ("413" in answers) == ("requestBody" in op), (method, path)
+            for code in {"400", "401", "404", "409", "413", "503"} & set(answers):
+                assert answers[code]["content"]["application/json"]["schema"] == error_body, (method, path)
+    for p in (INFER, INVOKE):
+        post = paths[p.replace(BC, "{name}")]["post"]
+        assert {"200", "400", "404", "413"} <= set(post["responses"]), p
+    body = paths["/v2/models/{name}/infer"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    tensor = body["properties"]["inputs"]["items"]["properties"]
+    assert "FP16" in tensor["datatype"]["enum"] and "BOOL" not in tensor["datatype"]["enum"]
+    assert tensor["shape"]["prefixItems"][0]["maximum"] == MAX_ROWS
+    versioned = paths["/v2/models/{name}/versions/{version}"]["get"]["parameters"]
+    assert [p["name"] for p in versioned] == ["name", "version"]
+    assert versioned[1]["schema"] == {"type": "integer", "minimum": 1}
+    assert [p["name"] for p in paths["/v2/models/{name}"]["get"]["parameters"]] == ["name"]
+    assert set(paths["/metrics"]["get"]["responses"]["200"]["content"]) == {"text/plain"}
+    assert set(paths["/v1/models/{name}/report"]["get"]["responses"]["200"]["content"]) == {"text/html"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", INFER, "POST"),
+        ("PUT", INVOKE, "POST"),
+        ("DELETE", f"/v2/models/{BC}", "GET"),
+        ("POST", "/v1/models", "GET"),
+        ("OPTIONS", f"/v2/models/{BC}/versions/1/ready", "GET"),
+        ("PATCH", "/v2/health/live", "GET"),
+    ],
+)
+def test_a_method_the_path_lacks_is_405_with_allow(
+    api: httpx.Client, method: str, path: str, allow: str
+) -> None:
+    r = api.request(method, path)
+    assert r.status_code == 405, r.text
+    assert r.headers["Allow"] == allow and "error" in r.json()
+
+
+def test_the_champion_routes_ignore_a_version_query(api: httpx.Client) -> None:
+    r = api.get(f"/v2/models/{BC}", params={"version": "7"})  # no such version: the champion answers
+    assert r.status_code == 200 and r.headers["X-Model-Version"] == "1"
 
 
 # --- auth ---------------------------------------------------------------------------------------------

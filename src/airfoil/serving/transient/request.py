@@ -37,19 +37,27 @@ def parse_request(body: Any, max_rows: int) -> tuple[str | None, dict[str, list[
     return request_id, values
 
 
-OPENAPI = request_body(
-    {
-        **mlflow_format.SCHEMA,
-        "properties": {
-            "request_id": {"type": "string", "pattern": REQUEST_ID.pattern, "maxLength": 128},
-            **mlflow_format.SCHEMA["properties"],
+# A transient row's value: any JSON scalar; the DAG checks it against the model it trains, per row.
+_VALUE = {"type": ["number", "string", "boolean", "null"]}
+
+
+def openapi(max_rows: int) -> dict[str, Any]:
+    """The request body's schema, as `parse_request` reads it (for the route's `openapi_extra`)."""
+    request_id = {
+        "type": "string",
+        "pattern": f"^{REQUEST_ID.pattern}$",
+        "description": "your id for the request: sending it again answers the same request",
+    }
+    body = mlflow_format.schema(
+        max_rows, _VALUE, rows_as_lists=False, single_values=False, fields={"request_id": request_id}
+    )
+    return request_body(
+        {"title": "TransientRequest", **body},
+        example={
+            "request_id": "order-1234",
+            "dataframe_split": {
+                "columns": ["precipitation", "temp_max", "temp_min", "wind", "month"],
+                "data": [[0.0, 21.1, 11.7, 3.2, 7]],
+            },
         },
-    },
-    example={
-        "request_id": "order-1234",
-        "dataframe_split": {
-            "columns": ["precipitation", "temp_max", "temp_min", "wind", "month"],
-            "data": [[0.0, 21.1, 11.7, 3.2, 7]],
-        },
-    },
-)
+    )
