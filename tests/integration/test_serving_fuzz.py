@@ -13,7 +13,7 @@ parameter and body field, whatever the budget. On the server before the contract
 budget finds every kind of failure the issue counted (ST103, ST105, ST202, ST204). The stateful
 phase is off: its links lead from GET /v1/models to the names the dictionary already gives. Its
 resource checks need an operation that creates something, and no transient pipeline is served
-here. It would add ~35 s to the ~30 s of the run.
+here. Measured with schemathesis alone on 2 busy cores: 32 s without it, 73 s with it.
 """
 
 from __future__ import annotations
@@ -71,20 +71,13 @@ def schemathesis_run(server: Server, cwd: Path) -> subprocess.CompletedProcess[s
 
 
 def test_schemathesis_finds_no_failure(fuzz_server: Server, tmp_path: Path) -> None:
-    import httpx
-
-    operations = sum(
-        len(item)
-        for item in httpx.get(f"{fuzz_server.url}/openapi.json", headers=fuzz_server.auth)
-        .json()["paths"]
-        .values()
-    )
+    with fuzz_server.client() as api:
+        paths = api.get("/openapi.json").json()["paths"]
     run = schemathesis_run(fuzz_server, tmp_path)
     output = f"{run.stdout}\n{run.stderr}"
     assert run.returncode == 0, output
-    tested = re.search(r"Tested: (\d+)", output)
-    assert tested is not None and int(tested.group(1)) == operations, output
-    assert " passed" in output and "failed" not in output, output
+    tested = re.search(r"Tested: (\d+)", output)  # every operation of the document was exercised
+    assert tested is not None and int(tested.group(1)) == sum(map(len, paths.values())), output
 
 
 def test_the_fuzzed_server_logged_no_internal_error(fuzz_server: Server) -> None:

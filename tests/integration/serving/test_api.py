@@ -65,7 +65,8 @@ def test_openapi_document(api: httpx.Client) -> None:
         post = paths[p.replace(BC, "{name}")]["post"]
         assert {"200", "400", "404", "413"} <= set(post["responses"]), p
     body = paths["/v2/models/{name}/infer"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    tensor = body["properties"]["inputs"]["items"]["properties"]
+    assert body == {"$ref": "#/components/schemas/InferenceRequest"}  # one named type for clients
+    tensor = doc["components"]["schemas"]["InferenceRequest"]["properties"]["inputs"]["items"]["properties"]
     assert "FP16" in tensor["datatype"]["enum"] and "BOOL" not in tensor["datatype"]["enum"]
     assert tensor["shape"]["prefixItems"][0]["maximum"] == MAX_ROWS
     versioned = paths["/v2/models/{name}/versions/{version}"]["get"]["parameters"]
