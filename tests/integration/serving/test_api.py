@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from tests.integration.conftest import Server
 from tests.integration.serving.support import (
@@ -75,6 +77,37 @@ def test_openapi_document(api: httpx.Client) -> None:
     assert [p["name"] for p in paths["/v2/models/{name}"]["get"]["parameters"]] == ["name"]
     assert set(paths["/metrics"]["get"]["responses"]["200"]["content"]) == {"text/plain"}
     assert set(paths["/v1/models/{name}/report"]["get"]["responses"]["200"]["content"]) == {"text/html"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "template"),
+    [
+        ("POST", INFER, BC_OIP, "/v2/models/{name}/infer"),
+        ("POST", CARS_INFER, CARS_OIP, "/v2/models/{name}/infer"),
+        ("POST", f"/v2/models/{BC}/versions/1/infer", BC_OIP, "/v2/models/{name}/versions/{version}/infer"),
+        ("POST", INVOKE, {"dataframe_records": BC3}, "/v1/models/{name}/invocations"),
+        ("POST", CARS_INVOKE, {"dataframe_records": CARS_ROWS[:2]}, "/v1/models/{name}/invocations"),
+        ("POST", INFER, {"inputs": BC_OIP["inputs"][:2]}, "/v2/models/{name}/infer"),  # 400
+        ("POST", "/v2/models/nope/infer", BC_OIP, "/v2/models/{name}/infer"),  # 404
+        ("GET", f"/v2/models/{BC}", None, "/v2/models/{name}"),
+        ("GET", "/v2/models/cars/versions/1/ready", None, "/v2/models/{name}/versions/{version}/ready"),
+        ("GET", "/v2/models/cars/versions/x", None, "/v2/models/{name}/versions/{version}"),  # 400
+        ("GET", "/v2", None, "/v2"),
+        ("GET", "/v1/models", None, "/v1/models"),
+        ("GET", "/v2/health/ready", None, "/v2/health/ready"),
+    ],
+)
+def test_answers_are_the_documented_ones(
+    api: httpx.Client, method: str, path: str, body: Any, template: str
+) -> None:
+    """Real answers (200s included, which random bodies never reach) against the document."""
+    doc = api.get("/openapi.json").json()
+    r = api.request(method, path, json=body)
+    documented = doc["paths"][template][method.lower()]["responses"][str(r.status_code)]
+    schema = documented["content"][r.headers["Content-Type"]]["schema"]
+    Draft202012Validator({**schema, "components": doc["components"]}).validate(r.json())
+    for name, header in documented.get("headers", {}).items():
+        assert name in r.headers or not header.get("required"), name
 
 
 @pytest.mark.parametrize(
