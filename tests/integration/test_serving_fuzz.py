@@ -7,8 +7,9 @@ server answers by design with codes and bodies FastAPI's generated document does
 400/404/413 with {"error": ...} (the document only names 200 and 422), 401 from the guard, and
 `text/plain` from /metrics. Those checks would fail for reasons other than a 5xx.
 
-`name` is steered to a served model two times in three (breast_cancer: numbers, ONNX; cars: a text
-column, scikit-learn) so the bodies reach input parsing instead of stopping at 404.
+`name` is steered to a served model three times in four (breast_cancer: numbers, ONNX; cars: a text
+column, ONNX; cars_sklearn: the same columns, scikit-learn) so the bodies reach input parsing instead
+of stopping at 404.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def test_no_generated_request_gets_a_server_error(
         modes.append(GenerationMode.NEGATIVE)
     cases = st.one_of(*(operation.as_strategy(generation_mode=m) for m in modes))
 
-    @given(case=cases, model=st.sampled_from(["breast_cancer", "cars", None]))
+    @given(case=cases, model=st.sampled_from(["breast_cancer", "cars", "cars_sklearn", None]))
     @settings(
         max_examples=30,
         deadline=None,

@@ -11,29 +11,23 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import sys
 from typing import Any
 
 MISSING_STRING = ""  # how a missing categorical value is fed to the ONNX graph
 
 
 def estimator_name(est: Any) -> str:
-    """The estimator's import path, as a spec names it (`sklearn.svm.SVR`, `lightgbm.LGBMClassifier`)."""
-    module = type(est).__module__
-    top = module.split(".")[0]
-    public = f"{top}.{type(est).__name__}"
-    if top != "sklearn":
-        return public if _resolves(public) else f"{module}.{type(est).__name__}"
-    parts = module.split(".")
-    # sklearn.ensemble._forest.RandomForestRegressor -> sklearn.ensemble.RandomForestRegressor
-    return ".".join([*[p for p in parts if not p.startswith("_")], type(est).__name__])
-
-
-def _resolves(path: str) -> bool:
-    module, _, name = path.rpartition(".")
-    try:
-        return hasattr(importlib.import_module(module), name)
-    except ImportError:
-        return False
+    """The estimator's import path as a spec names it: the shortest public module that holds the class
+    (`sklearn.ensemble.RandomForestRegressor`, `lightgbm.LGBMClassifier`)."""
+    cls = type(est)
+    parts = cls.__module__.split(".")
+    public = next((i for i, part in enumerate(parts) if part.startswith("_")), len(parts))
+    for depth in range(1, public + 1):
+        module = ".".join(parts[:depth])
+        if getattr(sys.modules.get(module), cls.__name__, None) is cls:
+            return f"{module}.{cls.__name__}"
+    return f"{cls.__module__}.{cls.__name__}"
 
 
 def converter_of(est: Any) -> str:

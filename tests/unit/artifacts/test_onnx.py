@@ -142,7 +142,9 @@ def test_every_common_family_is_verified(make_spec, data: str, estimator: Any, c
 def test_hist_gradient_boosting_is_exact_in_float64(make_spec) -> None:
     """airfoil's converter compares the raw float64 thresholds: no float32 rounding at all."""
     pipe, X = _fit(make_spec, "cars", ensemble.HistGradientBoostingRegressor(max_iter=50))
-    assert _verified(pipe, X, "airfoil")["max_diff"] < 1e-9
+    report = _verified(pipe, X, "airfoil")
+    assert report["estimator"] == "sklearn.ensemble.HistGradientBoostingRegressor"
+    assert report["max_diff"] < 1e-9
 
 
 def test_hist_gradient_boosting_native_categories_and_unseen_values(make_spec) -> None:
