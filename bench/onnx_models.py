@@ -25,6 +25,7 @@ import argparse
 import importlib.util
 import json
 import platform
+import statistics
 import sys
 import time
 import warnings
@@ -162,8 +163,8 @@ def timings(sk: Any, ox: Any, X: Any, rounds: int) -> dict[str, Any]:
     """Best-of-rounds seconds per call for 1 and 10,000 rows, the sides alternating each round."""
     big = X.sample(n=BIG, replace=True, random_state=0)
     sizes = {
-        "1": ({c: X[c].tolist()[:1] for c in X.columns}, 200),
-        str(BIG): ({c: big[c].tolist() for c in X.columns}, 2),
+        "1": ({c: X[c].tolist()[:1] for c in X.columns}, 100),
+        str(BIG): ({c: big[c].tolist() for c in X.columns}, 1),
     }
     out: dict[str, Any] = {}
     for size, (values, calls) in sizes.items():
@@ -220,31 +221,48 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     from threadpoolctl import threadpool_limits
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     with threadpool_limits(limits=1):
         for label, data, estimator in families():
             if args.only in label:
                 rows.append(run_family(label, data, estimator, args.rounds))
-                r, p = rows[-1], rows[-1]["predict"]
-                diff = "—" if r["max_diff"] is None else f"{r['max_diff']:.1e}"
-                print(
-                    f"{label:28s} {r['status']:11s} {r['converter']:11s} |Δ| {diff:>8s} "
-                    f"convert {r['convert_seconds']:6.2f}s | 1 row ms sk {_ms(p['1']['sklearn_s'])} "
-                    f"ort {_ms(p['1']['onnx_s'])} {_x(p['1']['speedup'])} | {BIG:,} rows ms "
-                    f"sk {_ms(p[str(BIG)]['sklearn_s'])} ort {_ms(p[str(BIG)]['onnx_s'])} "
-                    f"{_x(p[str(BIG)]['speedup'])}",
-                    flush=True,
-                )
-                if r["status"] != "verified":
-                    print(f"{'':28s} reason: {r['reason']}", flush=True)
+                show(rows[-1])
+                save(rows, args.rounds)  # after every family: a long run cut short keeps what it measured
+    verified = [r for r in rows if r["status"] == "verified"]
+    for size in ("1", str(BIG)):
+        ratios = sorted(r["predict"][size]["speedup"] for r in verified)
+        if ratios:
+            print(
+                f"ONNX Runtime vs scikit-learn, {int(size):,} row(s), {len(ratios)} verified families: "
+                f"median {statistics.median(ratios):.1f}x (min {ratios[0]:.1f}x, max {ratios[-1]:.1f}x)"
+            )
+    print(f"results: {RESULTS / 'onnx.json'}")
+
+
+def show(r: dict[str, Any]) -> None:
+    """One family's line: status, converter, max |Δ|, conversion time, both predict times, speedups."""
+    p = r["predict"]
+    diff = "—" if r["max_diff"] is None else f"{r['max_diff']:.1e}"
+    print(
+        f"{r['family']:28s} {r['status']:11s} {r['converter']:11s} |Δ| {diff:>8s} "
+        f"convert {r['convert_seconds']:6.2f}s | 1 row ms sk {_ms(p['1']['sklearn_s'])} "
+        f"ort {_ms(p['1']['onnx_s'])} {_x(p['1']['speedup'])} | {BIG:,} rows ms "
+        f"sk {_ms(p[str(BIG)]['sklearn_s'])} ort {_ms(p[str(BIG)]['onnx_s'])} {_x(p[str(BIG)]['speedup'])}",
+        flush=True,
+    )
+    if r["status"] != "verified":
+        print(f"{'':28s} reason: {r['reason']}", flush=True)
+
+
+def save(rows: list[dict[str, Any]], rounds: int) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {
         "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
-        "rounds": args.rounds,
+        "rounds": rounds,
+        "threads": 1,
         "families": rows,
     }
     (RESULTS / "onnx.json").write_text(json.dumps(out, indent=2) + "\n")
-    print(f"results: {RESULTS / 'onnx.json'}")
 
 
 if __name__ == "__main__":

@@ -28,12 +28,13 @@ def test_models_list_says_what_serves_each_version_and_why(champions_registry: A
     from airfoil.registry.versions import list_versions
     from airfoil.settings import load_settings
 
-    (cars,) = list_versions(load_settings({"AIRFOIL_HOME": str(champions_registry.home)}), "cars")
+    settings = load_settings({"AIRFOIL_HOME": str(champions_registry.home)})
+    (cars,) = list_versions(settings, "cars")  # what `models list --json` prints
     assert cars["estimator"] == "sklearn.ensemble.HistGradientBoostingRegressor"
     assert cars["onnx"] == "verified" and cars["served_by"] == "ONNX Runtime"
     assert cars["onnx_reason"].startswith("max |Δ prediction| "), cars
 
-    (fallback,) = champions_registry.versions("cars_sklearn")
+    (fallback,) = list_versions(settings, "cars_sklearn")
     assert fallback["onnx"] == "unsupported" and fallback["served_by"] == WHY, fallback
     table = champions_registry("models", "list", "cars_sklearn").stdout
     # the table folds long cells over several lines: the column and the reason's start and subject
