@@ -161,6 +161,15 @@ def per_call(model: Any, values: dict[str, list[Any]], calls: int) -> float:
 
 def timings(sk: Any, ox: Any, X: Any, rounds: int) -> dict[str, Any]:
     """Best-of-rounds seconds per call for 1 and 10,000 rows, the sides alternating each round."""
+    from threadpoolctl import threadpool_limits
+
+    # Limited here, when every OpenMP/BLAS library is loaded: a limit set earlier misses the ones
+    # imported later (HistGradientBoosting would then spin two threads on a busy machine).
+    with threadpool_limits(limits=1):
+        return _timings(sk, ox, X, rounds)
+
+
+def _timings(sk: Any, ox: Any, X: Any, rounds: int) -> dict[str, Any]:
     big = X.sample(n=BIG, replace=True, random_state=0)
     sizes = {
         "1": ({c: X[c].tolist()[:1] for c in X.columns}, 100),
