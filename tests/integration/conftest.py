@@ -189,8 +189,42 @@ def serving(airfoil: Airfoil, **env: str) -> Iterator[Server]:
             proc.wait(timeout=10)
 
 
+# Pipelines made from an example by replacing text in its spec: (example, {old: new}).
+VARIANTS = {
+    # cars with a model no converter takes (kernel methods have none): served by scikit-learn, the
+    # fallback path, with a text column
+    "cars_sklearn": (
+        "cars",
+        {
+            "name: cars": "name: cars_sklearn",
+            "cv: 5": "cv: 2",
+            "    - {estimator: sklearn.linear_model.Ridge, params: {alpha: [0.1, 1.0, 10.0]}}\n": "",
+            "{estimator: sklearn.ensemble.HistGradientBoostingRegressor, params: {max_depth: [3, null], "
+            "learning_rate: [0.1]}}": "{estimator: sklearn.kernel_ridge.KernelRidge, params: "
+            "{kernel: [rbf], alpha: [0.1], gamma: [0.1]}}",
+        },
+    ),
+}
+
+
+def example_spec(name: str, folder: Path) -> Path:
+    """The spec of an example, or of a variant (its example copied into `folder` and edited)."""
+    if name not in VARIANTS:
+        return EXAMPLES / name / "pipeline.yaml"
+    example, replace = VARIANTS[name]
+    dest = folder / name
+    shutil.copytree(EXAMPLES / example, dest, dirs_exist_ok=True)
+    text = (dest / "pipeline.yaml").read_text()
+    for old, new in replace.items():
+        assert old in text, f"{old!r} not in the {example} example's spec"
+        text = text.replace(old, new)
+    (dest / "pipeline.yaml").write_text(text)
+    return dest / "pipeline.yaml"
+
+
 def shared_registry(tmp_path_factory: pytest.TempPathFactory, key: str, *examples: str) -> Airfoil:
-    """A registry with the champion of each example, built once per test session (xdist workers share it).
+    """A registry with the champion of each example (or VARIANTS), built once per test session
+    (xdist workers share it).
 
     Whoever comes first builds it under a lock; later callers reuse it. Callers must not change it.
     """
@@ -208,7 +242,7 @@ def shared_registry(tmp_path_factory: pytest.TempPathFactory, key: str, *example
             af = Airfoil(home=base / "home", workdir=base)
             if not done.exists():
                 for name in examples:
-                    af("run", str(EXAMPLES / name / "pipeline.yaml"))
+                    af("run", str(example_spec(name, base)))
                 done.write_text("ok")
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
@@ -217,8 +251,9 @@ def shared_registry(tmp_path_factory: pytest.TempPathFactory, key: str, *example
 
 @pytest.fixture(scope="module")
 def champions_registry(tmp_path_factory: pytest.TempPathFactory) -> Airfoil:
-    """breast_cancer (served by ONNX) and cars (scikit-learn, a text column), each with a champion."""
-    return shared_registry(tmp_path_factory, "champions", "breast_cancer", "cars")
+    """breast_cancer and cars (a text column, HistGradientBoosting) served by ONNX, and cars_sklearn
+    (the same data, a model with no ONNX converter) served by scikit-learn; each with a champion."""
+    return shared_registry(tmp_path_factory, "champions", "breast_cancer", "cars", "cars_sklearn")
 
 
 __all__ = ["ROOT", "Airfoil"]

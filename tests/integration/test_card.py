@@ -43,7 +43,7 @@ def _card(af: Airfoil, name: str) -> tuple[Any, dict[str, Any]]:
     return settings, card
 
 
-@pytest.mark.parametrize(("name", "backend"), [("breast_cancer", "onnx"), ("cars", "sklearn")])
+@pytest.mark.parametrize(("name", "backend"), [("breast_cancer", "onnx"), ("cars_sklearn", "sklearn")])
 def test_a_card_loads_the_model_without_mlflow(champions_registry: Airfoil, name: str, backend: str) -> None:
     settings, card = _card(champions_registry, name)
     out = subprocess.run(

@@ -1,20 +1,20 @@
 """Export a trained pipeline to ONNX and prove it predicts the same as scikit-learn.
 
 The serving fast path uses ONNX Runtime only for versions whose export was verified on the test
-set (same labels; probabilities or regression values within 1e-5). Numeric inputs stay float64 end
-to end: airfoil converts `SimpleImputer` itself (IsNaN + Where) because ONNX Runtime's `Imputer`
-op is float32-only, and float32 would move tree split decisions.
+set: the same labels, probabilities within 1e-5, regression values within 1e-5 of max(1, |value|)
+(float32 models such as XGBoost carry ~1e-7 of their value). The preprocessing stays float64 end to
+end; which converter takes the estimator, and in which precision, is onnx_converters' table.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from typing import Any
 
+from airfoil.artifacts.onnx_converters import MISSING_STRING
+
 TOLERANCE = 1e-5
-MISSING_STRING = ""  # how a missing categorical value is fed to the ONNX graph
 
 
 def input_kind(dtype: Any) -> str:
@@ -61,61 +61,89 @@ def _missing(x: Any) -> bool:
 
 
 def export(model: Any, X_test: Any) -> tuple[bytes | None, dict[str, Any]]:
-    """ONNX bytes (or None) and a report: status verified / mismatch / unsupported, with the reason."""
-    import numpy as np
+    """ONNX bytes (or None) and a report: status verified / mismatch / unsupported, the converter,
+    and a reason that names the estimator when the fast path is refused."""
+    from airfoil.artifacts import onnx_converters as conv
 
+    est = model[-1]
+    label = type(est).__name__
     columns = [(str(c), input_kind(X_test[c].dtype)) for c in X_test.columns]
+    report: dict[str, Any] = {"estimator": conv.estimator_name(est), "converter": conv.converter_of(est)}
     started = time.perf_counter()
     try:
+        why = conv.why_unconvertible(est)
+        if why is not None:
+            return None, {**report, "status": "unsupported", "reason": f"{label}: {why}"}
         onx = _convert(model, columns)
         import onnxruntime as ort
 
         session = ort.InferenceSession(onx, providers=["CPUExecutionProvider"])
         got = session.run(None, feeds(columns, {c: X_test[c].tolist() for c, _ in columns}))
     except Exception as exc:  # converters raise anything; the reason is what matters
-        return None, {"status": "unsupported", "reason": f"{type(exc).__name__}: {str(exc)[:300]}"}
-    report: dict[str, Any] = {"columns": columns, "seconds": round(time.perf_counter() - started, 3)}
-    if hasattr(model, "predict_proba"):
-        labels_equal = bool((np.asarray(got[0]).ravel() == model.predict(X_test)).all())
-        diff = float(np.abs(np.asarray(got[1]) - model.predict_proba(X_test)).max())
-        ok = labels_equal and diff <= TOLERANCE
-        report["reason"] = f"labels {'equal' if labels_equal else 'differ'}; max |Δ probability| {diff:.2e}"
-    else:
-        diff = float(np.abs(np.asarray(got[0]).ravel() - model.predict(X_test)).max())
-        ok = diff <= TOLERANCE
-        report["reason"] = f"max |Δ prediction| {diff:.2e}"
-    report["status"] = "verified" if ok else "mismatch"
+        return None, {**report, "status": "unsupported", "reason": f"{label}: {_first_line(exc)}"}
+    report.update(columns=columns, seconds=round(time.perf_counter() - started, 3))
+    ok, text, diff = parity(model, X_test, got)
+    report.update(status="verified" if ok else "mismatch", max_diff=diff)
+    report["reason"] = text if ok else f"{label}: {text}"
     return onx, report
 
 
+def parity(model: Any, X_test: Any, got: list[Any]) -> tuple[bool, str, float]:
+    """(within tolerance, what was measured, max |Δ|) of ONNX outputs against scikit-learn's."""
+    import numpy as np
+    from sklearn.base import is_classifier
+
+    expected = np.asarray(model.predict(X_test))
+    if not is_classifier(model):
+        diff = np.abs(np.asarray(got[0], np.float64).ravel() - expected.astype(np.float64))
+        worst = float(diff.max(initial=0.0))
+        relative = float((diff / np.maximum(1.0, np.abs(expected))).max(initial=0.0))
+        ok = relative <= TOLERANCE
+        limit = "" if ok else f" exceeds {TOLERANCE:g} × max(1, |value|)"
+        return ok, f"max |Δ prediction| {worst:.2e} (relative {relative:.2e}){limit}", worst
+    labels = np.asarray(got[0]).ravel()
+    differ = int((labels != expected).sum()) if labels.shape == expected.shape else len(expected)
+    text = "labels equal" if differ == 0 else f"labels differ on {differ} of {len(expected)} test rows"
+    if not hasattr(model, "predict_proba"):
+        return differ == 0, f"{text} (no probabilities)", 0.0
+    worst = float(np.abs(np.asarray(got[1]) - model.predict_proba(X_test)).max(initial=0.0))
+    ok = differ == 0 and worst <= TOLERANCE
+    limit = f" exceeds {TOLERANCE:g}" if worst > TOLERANCE else ""
+    return ok, f"{text}; max |Δ probability| {worst:.2e}{limit}", worst
+
+
+def _first_line(exc: Exception) -> str:
+    """A converter's error, short: its type and first line (skl2onnx adds pages of context)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {(lines[0] if lines else '')[:300]}"
+
+
+# skl2onnx 1.20 converts up to ai.onnx.ml 3; a graph with airfoil's TreeEnsemble declares 5 after.
 OPSETS = {"": 19, "ai.onnx.ml": 3}
 
 
 def _convert(model: Any, columns: list[tuple[str, str]]) -> bytes:
-    """Preprocessing in float64, then the estimator; trees get float32 input exactly as sklearn's do.
-
-    scikit-learn trees cast their input to float32 before comparing with thresholds, so the
-    estimator graph takes float32 for them (after a Cast) and float64 otherwise.
-    """
+    """Preprocessing in float64, a Cast to the estimator's precision, then the estimator: three
+    graphs merged into one whose inputs are named exactly as the columns."""
     import numpy as np
     from onnx import TensorProto, compose, helper
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
 
-    _register_imputer()
+    from airfoil.artifacts import onnx_converters as conv
+
+    conv.register()
     types = [
         (n, DoubleTensorType([None, 1]) if k == "number" else StringTensorType([None, 1])) for n, k in columns
     ]
     prep = to_onnx(model[:-1], initial_types=types, target_opset=OPSETS)
     est = model[-1]
     n_features = int(np.asarray(getattr(est, "n_features_in_", 0)))
-    tree = _is_tree(est)
-    width = TensorProto.FLOAT if tree else TensorProto.DOUBLE
-    options = {"zipmap": False} if hasattr(est, "predict_proba") else None
-    tensor = (FloatTensorType if tree else DoubleTensorType)([None, n_features])
-    head = compose.add_prefix(
-        to_onnx(est, initial_types=[("X", tensor)], options=options, target_opset=OPSETS), "m_"
-    )
+    single = conv.takes_float32(est)
+    width = TensorProto.FLOAT if single else TensorProto.DOUBLE
+    tensor = (FloatTensorType if single else DoubleTensorType)([None, n_features])
+    head = to_onnx(est, initial_types=[("X", tensor)], options=conv.options_for(est), target_opset=OPSETS)
+    head = compose.add_prefix(head, "m_")
     cast = helper.make_model(
         helper.make_graph(
             [helper.make_node("Cast", ["features"], ["cast"], to=width)],
@@ -124,55 +152,28 @@ def _convert(model: Any, columns: list[tuple[str, str]]) -> bytes:
             [helper.make_tensor_value_info("cast", width, [None, n_features])],
         )
     )
+    opsets = {**OPSETS, "ai.onnx.ml": conv.ml_opset(est)}
     for m in (prep, cast, head):  # merge_models wants identical opsets and IR versions
         del m.opset_import[:]
-        m.opset_import.extend(helper.make_opsetid(domain, v) for domain, v in OPSETS.items())
+        m.opset_import.extend(helper.make_opsetid(d, v) for d, v in opsets.items())
         m.ir_version = prep.ir_version
     merged = compose.merge_models(prep, cast, io_map=[(prep.graph.output[0].name, "features")])
     merged = compose.merge_models(merged, head, io_map=[("cast", "m_X")])
+    if not hasattr(est, "predict_proba") and len(merged.graph.output) > 1:
+        del merged.graph.output[1:]  # raw scores of a classifier without probabilities: labels only
+    _name_inputs(merged.graph, [n for n, _ in columns])
     data: bytes = merged.SerializeToString()
     return data
 
 
-def _is_tree(estimator: Any) -> bool:
-    from sklearn.ensemble import BaseEnsemble
-    from sklearn.tree import BaseDecisionTree
-
-    name = type(estimator).__name__
-    return isinstance(estimator, BaseEnsemble | BaseDecisionTree) or "Boost" in name or "Forest" in name
-
-
-@functools.cache  # once per process: it replaces a converter in skl2onnx's registry
-def _register_imputer() -> None:
-    """Replace skl2onnx's SimpleImputer converter with one that keeps float64 and handles strings."""
-    from skl2onnx import update_registered_converter
-    from skl2onnx.shape_calculators.imputer import calculate_sklearn_imputer_output_shapes
-    from sklearn.impute import SimpleImputer
-
-    update_registered_converter(
-        SimpleImputer, "SklearnSimpleImputer", calculate_sklearn_imputer_output_shapes, _convert_imputer
-    )
-
-
-def _convert_imputer(scope: Any, operator: Any, container: Any) -> None:
-    import numpy as np
-    from onnx import TensorProto
-    from skl2onnx.common.data_types import StringTensorType
-    from skl2onnx.operator_converters.common import concatenate_variables
-
-    op = operator.raw_operator
-    x = concatenate_variables(scope, operator.inputs, container)
-    stats = op.statistics_
-    fill = scope.get_unique_variable_name("fill")
-    missing = scope.get_unique_variable_name("missing")
-    if isinstance(operator.inputs[0].type, StringTensorType):
-        container.add_initializer(fill, TensorProto.STRING, [1, len(stats)], [str(s).encode() for s in stats])
-        empty = scope.get_unique_variable_name("empty")
-        container.add_initializer(empty, TensorProto.STRING, [1], [MISSING_STRING.encode()])
-        container.add_node("Equal", [x, empty], [missing])
-    else:
-        container.add_initializer(
-            fill, TensorProto.DOUBLE, [1, len(stats)], np.asarray(stats, np.float64).tolist()
-        )
-        container.add_node("IsNaN", [x], [missing])
-    container.add_node("Where", [missing, fill, x], [operator.outputs[0].full_name])
+def _name_inputs(graph: Any, names: list[str]) -> None:
+    """Give the graph's inputs the columns' exact names (skl2onnx rewrites `sepal length (cm)`)."""
+    renamed = {i.name: n for i, n in zip(graph.input, names, strict=True) if i.name != n}
+    if not renamed:
+        return
+    for i in graph.input:
+        i.name = renamed.get(i.name, i.name)
+    for node in graph.node:
+        for k, name in enumerate(node.input):
+            if name in renamed:
+                node.input[k] = renamed[name]

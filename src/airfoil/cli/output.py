@@ -145,7 +145,7 @@ def where_to_look(
 def versions_table(name: str, versions: list[dict[str, Any]]) -> None:
     console = Console()
     table = Table(title=f"{name}: model versions", title_justify="left")
-    for col in ("version", "aliases", "metrics", "created", "gate"):
+    for col in ("version", "aliases", "metrics", "created", "gate", "served by"):
         table.add_column(col, overflow="fold")
     for v in versions:
         metrics = ", ".join(
@@ -161,5 +161,6 @@ def versions_table(name: str, versions: list[dict[str, Any]]) -> None:
             metrics,
             v["created_at"][:19],
             f"{mark}: {gate['reason']}",
+            v.get("served_by") or "—",
         )
     console.print(table)

@@ -72,6 +72,7 @@ def predict_file(
         **result,
         "model": name,
         "model_version": chosen,
+        "backend": model.backend,  # onnx | sklearn
         "seconds": round(seconds, 3),
         "rows_per_s": round(result["rows"] / seconds) if seconds > 0 else None,
         "store": sa.make_url(settings.store_url).render_as_string(hide_password=True),

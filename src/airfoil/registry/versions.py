@@ -86,7 +86,21 @@ def describe(mv: Any, aliases: list[str]) -> dict[str, Any]:
         "airflow": {"dag_id": tags.get("airflow_dag_id"), "run_id": tags.get("airflow_run_id")},
         "sha256": tags.get("sha256"),
         "onnx": tags.get("onnx"),
+        "onnx_reason": tags.get("onnx_parity"),
+        "served_by": served_by(tags.get("onnx"), tags.get("onnx_parity")),
     }
+
+
+def served_by(onnx: str | None, reason: str | None) -> str:
+    """What predicts for a version, from its `onnx` / `onnx_parity` tags, with the reason when it is
+    not ONNX Runtime: `scikit-learn (no ONNX: SVR: no ONNX converter for ...)`."""
+    if onnx == "verified":
+        return "ONNX Runtime"
+    if onnx == "mismatch":
+        return f"scikit-learn (ONNX mismatch: {reason})"
+    if onnx == "unsupported":
+        return f"scikit-learn (no ONNX: {reason})"
+    return "scikit-learn (no ONNX export recorded)"
 
 
 def list_versions(settings: Settings, name: str) -> list[dict[str, Any]]:

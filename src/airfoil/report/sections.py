@@ -28,7 +28,7 @@ def summary(r: dict[str, Any]) -> str:
         ("gate", f"{gate} — {escape(promoted['reason'])}"),
         ("dataset fingerprint", f"<code>{escape(str(v.get('dataset_fingerprint')))}</code>"),
         ("model sha256", f"<code>{escape(str(v.get('sha256')))}</code>"),
-        ("ONNX fast path", escape(str(v.get("onnx")))),
+        ("served by", escape(str(v.get("served_by") or v.get("onnx")))),
         ("MLflow run", mlflow_link(r["links"], v.get("run_id"))),
         ("Airflow DAG run", airflow_link(r["links"], v["airflow"]["dag_id"], v["airflow"]["run_id"])),
         ("last monitor run", _monitor_line(last) if last else "none yet"),

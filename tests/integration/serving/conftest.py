@@ -1,5 +1,6 @@
-"""One `airfoil serve` per test module, over the session's registry of two champions: breast_cancer
-(served through ONNX) and cars (scikit-learn, with a text column)."""
+"""One `airfoil serve` per test module, over the session's registry of three champions: breast_cancer
+and cars (a text column) served through ONNX, cars_sklearn (the same columns, a model without ONNX
+converter) through scikit-learn."""
 
 from __future__ import annotations
 

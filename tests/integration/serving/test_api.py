@@ -39,9 +39,10 @@ pytestmark = pytest.mark.integration
 
 def test_models_list(api: httpx.Client) -> None:
     models = {m["name"]: m for m in api.get("/v1/models").json()["models"]}
-    assert set(models) == {BC, "cars"}
+    assert set(models) == {BC, "cars", "cars_sklearn"}
     assert models[BC]["champion"] == 1 and models[BC]["backend"] == "onnx"
-    assert models["cars"]["champion"] == 1 and models["cars"]["backend"] == "sklearn"
+    assert models["cars"]["champion"] == 1 and models["cars"]["backend"] == "onnx"  # HistGradientBoosting
+    assert models["cars_sklearn"]["champion"] == 1 and models["cars_sklearn"]["backend"] == "sklearn"
     assert "f1" in models[BC]["metrics"] and "rmse" in models["cars"]["metrics"]
 
 

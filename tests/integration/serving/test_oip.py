@@ -59,10 +59,11 @@ def test_model_metadata_and_ready(api: httpx.Client, suffix: str) -> None:
     ]
     assert meta["parameters"]["classes"] == ["benign", "malignant"]
 
-    cars = api.get(f"/v2/models/cars{suffix}").json()
-    assert cars["platform"] == "scikit-learn"
-    assert {i["name"]: i["datatype"] for i in cars["inputs"]}["Origin"] == "BYTES"
-    assert cars["outputs"] == [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
+    for name, platform in (("cars", "onnxruntime"), ("cars_sklearn", "scikit-learn")):
+        cars = api.get(f"/v2/models/{name}{suffix}").json()
+        assert cars["platform"] == platform
+        assert {i["name"]: i["datatype"] for i in cars["inputs"]}["Origin"] == "BYTES"
+        assert cars["outputs"] == [{"name": "predict", "datatype": "FP64", "shape": [-1]}]
 
     r = api.get(f"/v2/models/{BC}{suffix}/ready")
     assert r.status_code == 200 and r.json() == {"name": BC, "ready": True}
@@ -117,13 +118,18 @@ def test_infer_per_column_matches_the_model_in_process(
     assert labels["data"] == model.predict(frame).tolist()
     np.testing.assert_allclose(np.reshape(proba["data"], (40, 2)), model.predict_proba(frame), atol=1e-5)
 
+    # cars through ONNX (airfoil's float64 HistGradientBoosting graph), cars_sklearn through scikit-learn
     cars_rows = CARS_ROWS[:40]
-    cars_model, _ = load_version(settings, "cars", 1)
-    expected = cars_model.predict(pd.DataFrame(cars_rows, columns=CARS_COLUMNS).astype({"Origin": object}))
-    np.testing.assert_allclose(predicted(api.post(CARS_INFER, json=oip(cars_rows))), expected, rtol=1e-9)
-    np.testing.assert_allclose(
-        predicted(api.post(CARS_INVOKE, json={"dataframe_records": cars_rows})), expected, rtol=1e-9
-    )
+    for name in ("cars", "cars_sklearn"):
+        cars_model, _ = load_version(settings, name, 1)
+        expected = cars_model.predict(
+            pd.DataFrame(cars_rows, columns=CARS_COLUMNS).astype({"Origin": object})
+        )
+        infer, invoke = CARS_INFER.replace("cars", name), CARS_INVOKE.replace("cars", name)
+        np.testing.assert_allclose(predicted(api.post(infer, json=oip(cars_rows))), expected, rtol=1e-9)
+        np.testing.assert_allclose(
+            predicted(api.post(invoke, json={"dataframe_records": cars_rows})), expected, rtol=1e-9
+        )
 
 
 def test_infer_one_2d_input_equals_per_column(api: httpx.Client) -> None:
@@ -197,7 +203,7 @@ def test_tritonclient_round_trip(server: Server) -> None:
         assert result.get_response()["id"] == "triton-1"
         assert result.get_response()["model_version"] == "1"
 
-        # a text column (BYTES) and a regression output, on the scikit-learn backend
+        # a text column (BYTES) and a regression output, on the scikit-learn backend (no ONNX converter)
         cars = CARS_ROWS[:4]
         inputs = []
         for c in CARS_COLUMNS:
@@ -209,12 +215,13 @@ def test_tritonclient_round_trip(server: Server) -> None:
                 t.set_data_from_numpy(np.array([r[c] for r in cars], dtype=np.float64), binary_data=False)
             inputs.append(t)
         result = client.infer(
-            "cars",
+            "cars_sklearn",
             inputs,
             outputs=[triton.InferRequestedOutput("predict", binary_data=False)],
             headers=server.auth,
         )
-        expected = predicted(httpx.post(f"{server.url}{CARS_INFER}", json=oip(cars), headers=server.auth))
+        sklearn_infer = CARS_INFER.replace("cars", "cars_sklearn")
+        expected = predicted(httpx.post(f"{server.url}{sklearn_infer}", json=oip(cars), headers=server.auth))
         np.testing.assert_allclose(result.as_numpy("predict"), expected, rtol=1e-12)
     finally:
         client.close()
