@@ -54,7 +54,7 @@ def mlserver_python() -> Path:
     return python
 
 
-def model_dir(root: Path, name: str, joblib_file: Path, port: int, workers: int) -> Path:
+def model_dir(root: Path, name: str, joblib_file: Path, port: int) -> Path:
     """A model repository for `mlserver start`: settings (ports, parallel workers) and one model."""
     root.mkdir(parents=True, exist_ok=True)
     settings = {
@@ -62,7 +62,9 @@ def model_dir(root: Path, name: str, joblib_file: Path, port: int, workers: int)
         "http_port": port,
         "grpc_port": port + 1,
         "metrics_port": port + 2,
-        "parallel_workers": 0 if workers == 1 else workers,
+        # 0: inference in the server process. MLServer 1.7.1's parallel workers do not start with
+        # uvloop on Python 3.11 ("There is no current event loop"), so every worker count runs this.
+        "parallel_workers": 0,
         "debug": False,
     }
     (root / "settings.json").write_text(json.dumps(settings))

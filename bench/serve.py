@@ -512,7 +512,7 @@ def bench_workers(workers: int, ctx: dict, args) -> dict:
     for name in MODELS:
         server, port = start_mlserver(workers, name, ctx)
         try:
-            print(f"MLServer {name}, parallel_workers {0 if workers == 1 else workers}:", flush=True)
+            print(f"MLServer {name}, parallel_workers 0 (one process whatever the worker count):", flush=True)
             url = f"http://127.0.0.1:{port}/v2/models/{name}/infer"
             result[name]["mlserver"] = measure_server(wrk, lua, url, None, {"one": ctx["one_oip"]}, args)
         finally:
