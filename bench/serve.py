@@ -463,7 +463,7 @@ def start_bare(workers: int, ctx: dict) -> tuple[Server, int]:
 def start_mlserver(workers: int, name: str, ctx: dict) -> tuple[Server, int]:
     port = free_port()
     root = mlserver_peer.model_dir(
-        ctx["tmp"] / f"mlserver-{name}-w{workers}", name, ctx["dump"] / f"{name}.joblib", port, workers
+        ctx["tmp"] / f"mlserver-{name}-w{workers}", name, ctx["dump"] / f"{name}.joblib", port
     )
     cmd = [str(ctx["mlserver"].parent / "mlserver"), "start", str(root)]
     server = Server(
