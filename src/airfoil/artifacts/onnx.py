@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from airfoil.artifacts.onnx_converters import MISSING_STRING
@@ -41,7 +42,7 @@ def input_schema(X: Any, rules: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def feeds(columns: list[tuple[str, str]], values: dict[str, Any]) -> dict[str, Any]:
+def feeds(columns: list[tuple[str, str]], values: Mapping[str, Any]) -> dict[str, Any]:
     """ONNX inputs, one [n, 1] array per column, from column -> sequence of values."""
     import numpy as np
 
@@ -51,12 +52,13 @@ def feeds(columns: list[tuple[str, str]], values: dict[str, Any]) -> dict[str, A
         if kind == "number":
             arr = np.asarray(v, dtype=np.float64)
         else:
-            arr = np.array([MISSING_STRING if _missing(x) else str(x) for x in v], dtype=object)
+            arr = np.array([MISSING_STRING if is_missing(x) else str(x) for x in v], dtype=object)
         out[name] = arr.reshape(-1, 1)
     return out
 
 
-def _missing(x: Any) -> bool:
+def is_missing(x: Any) -> bool:
+    """None or NaN: a missing value, fed to the graph as MISSING_STRING in a text column."""
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 

@@ -257,6 +257,7 @@ def serve(
     uvicorn.run(
         "airfoil.serving.app:create_app",
         factory=True,
+        http="airfoil.serving.fast_protocol:FastProtocol",  # prediction routes without the ASGI cycle
         host=host,
         port=port,
         workers=workers,

@@ -19,8 +19,10 @@ from airfoil import __version__
 from airfoil.errors import RegistryError
 from airfoil.serving.champions import Champions
 from airfoil.serving.contract import error, install, ok, operation_id
+from airfoil.serving.fast_routes import FastRoutes
 from airfoil.serving.guard import Guard, resolve_token
 from airfoil.serving.http import error_response, json_response
+from airfoil.serving.inference import Inference
 from airfoil.serving.metrics import Metrics
 from airfoil.serving.predict import Predictions
 from airfoil.serving.profiles import LiveProfiles
@@ -67,12 +69,16 @@ def create_app(settings: Settings | None = None, champions: Champions | None = N
     )
     _add_error_handlers(api, metrics)
     _add_health_routes(api, champions)
+    inference = Inference(settings.max_rows, metrics, profiles)
     # The prediction routes come right after health: a router tries routes in order.
-    Predictions(settings, champions, metrics, profiles).add_routes(api)
+    Predictions(settings, champions, inference).add_routes(api)
     _add_airfoil_routes(api, champions, metrics, settings)
     transient_routes.add_routes(api, transient)
     install(api)
-    return Guard(api, token, settings.max_body_bytes, settings.max_inflight, metrics)
+    guard = Guard(api, token, settings.max_body_bytes, settings.max_inflight, metrics)
+    # What `airfoil serve`'s protocol (serving.fast_protocol) answers without the ASGI app.
+    guard.fast_routes = FastRoutes(guard, champions, inference)
+    return guard
 
 
 def _add_error_handlers(api: FastAPI, metrics: Metrics) -> None:

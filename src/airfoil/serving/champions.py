@@ -105,7 +105,7 @@ class Champions:
     def _load(self, name: str, version: int, remember: bool = True) -> LoadedModel | None:
         """Load a version; a champion that fails is remembered and not retried until the alias moves."""
         try:
-            loaded = load_model(self.settings, name, version)
+            loaded = load_model(self.settings, name, version, grouped=True)
             if loaded.reference is not None and self.settings.api_profiles:
                 references.get(*loaded.reference)  # read now, not at the first profile flush
         except Exception as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airfoil.artifacts.features import Features
 from airfoil.errors import DataError
 from airfoil.registry.loaded import LoadedModel
 from airfoil.serving.http import BadInput
@@ -19,10 +20,13 @@ def count_rows(values: dict[str, Any], max_rows: int) -> int:
         raise _bad_input(exc) from None
 
 
-def check(values: dict[str, Any], model: LoadedModel, max_rows: int) -> dict[str, Any]:
-    """Exactly the model's columns, equal lengths within limits, values of the right type."""
+def check(values: dict[str, Any], model: LoadedModel, max_rows: int, parsed_json: bool = False) -> Features:
+    """Exactly the model's columns, equal lengths within limits, values of the right type.
+
+    `parsed_json`: the values come from a parsed JSON body (`checks.check_values`).
+    """
     try:
-        return checks.check_values(values, model.columns, max_rows)
+        return checks.check_values(values, model.columns, max_rows, parsed_json=parsed_json)
     except DataError as exc:
         raise _bad_input(exc) from None
 

@@ -31,14 +31,30 @@ def error_response(status: int, message: str) -> Response:
 async def read_json(request: Request, max_bytes: int) -> Any:
     """The body as JSON; 413 past `max_bytes` (counted as it streams in, for bodies sent without a
     Content-Length), 400 if it is not JSON."""
+    return loads(await read_body(request, max_bytes))
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The body's bytes; 413 past `max_bytes` (counted as it streams in, for bodies sent without a
+    Content-Length)."""
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
-            raise BadInput(f"the body is larger than the limit of {max_bytes} bytes", 413)
+            raise BadInput(too_large(max_bytes), 413)
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large(max_bytes: int) -> str:
+    """The message of a 413 for a body over the limit."""
+    return f"the body is larger than the limit of {max_bytes} bytes"
+
+
+def loads(raw: bytes) -> Any:
+    """The body as JSON; 400 if it is not JSON."""
     try:
-        return orjson.loads(b"".join(chunks))
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadInput(f"the body is not valid JSON: {exc}") from None
 

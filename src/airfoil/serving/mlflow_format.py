@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airfoil.artifacts.features import Features
 from airfoil.serving.columns import check
 from airfoil.serving.http import BadInput
+from airfoil.steps import checks
 
 if TYPE_CHECKING:
     from airfoil.registry.loaded import LoadedModel
@@ -140,9 +142,38 @@ def parse(
     raise BadInput(f"{key} must be a list of records, or an object {{column: [values]}}")
 
 
-def parse_for_model(body: Any, model: LoadedModel, max_rows: int) -> dict[str, Any]:
+def parse_for_model(body: Any, model: LoadedModel, max_rows: int) -> Features:
     """The columns `/invocations` predicts on: the body parsed with the model's columns, then checked."""
-    return check(parse(body, columns=model.column_names, single_values=True), model, max_rows)
+    rows = _number_rows(body, model, max_rows)
+    if rows is not None:
+        return rows
+    values = parse(body, columns=model.column_names, single_values=True)
+    return check(values, model, max_rows, parsed_json=True)
+
+
+def _number_rows(body: Any, model: LoadedModel, max_rows: int) -> Features | None:
+    """The usual request to a model of number columns, rows in the model's column order
+    (`dataframe_split` with the model's columns or none, `instances` as lists), straight into one
+    matrix without a list per column. None: anything else, which the general path parses (and
+    names, if it is wrong)."""
+    if model.number_index is None or not isinstance(body, dict):
+        return None
+    if "inputs" in body or "dataframe_records" in body:
+        return None
+    names = model.column_names
+    if "dataframe_split" in body:
+        split = body["dataframe_split"]
+        if "instances" in body or not isinstance(split, dict):
+            return None
+        given, rows = split.get("columns"), split.get("data")
+        if given and given != names:
+            return None
+    else:
+        rows = body.get("instances")
+    if not isinstance(rows, list) or not 0 < len(rows) <= max_rows:
+        return None
+    matrix = checks.number_rows(rows, len(names), parsed_json=True)
+    return None if matrix is None else Features(names, model.number_index, matrix, {})
 
 
 def _rows(rows: list[Any], columns: list[str], key: str) -> dict[str, list[Any]]:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
+from airfoil.artifacts.features import Features
 from airfoil.registry.loaded import LoadedModel
 from airfoil.serving.columns import check
 from airfoil.serving.http import BadInput
@@ -125,7 +128,7 @@ METADATA: dict[str, Any] = {
 }
 
 
-def parse(body: Any, model: LoadedModel, max_rows: int) -> dict[str, Any]:
+def parse(body: Any, model: LoadedModel, max_rows: int) -> Features:
     """OIP v2 infer request: one input per column ([n] or [n, 1]) or one [n, k] input in column order."""
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
         raise BadInput("the body must be a JSON object with a non-empty 'inputs' list")
@@ -151,10 +154,10 @@ def parse(body: Any, model: LoadedModel, max_rows: int) -> dict[str, Any]:
             raise BadInput(
                 f"input {name!r}: shape {shape} holds {math.prod(shape)} values but data has {len(flat)}"
             )
-        if name in names:
+        kind = model.kinds.get(name)
+        if kind is not None:
             if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
                 raise BadInput(f"input {name!r}: a column input has shape [n] or [n, 1], not {shape}")
-            kind = next(c["type"] for c in model.columns if c["name"] == name)
             if kind == "number" and datatype not in _NUMERIC:
                 raise BadInput(f"input {name!r}: datatype {datatype} but the column holds numbers (use FP64)")
             if kind == "string" and datatype != "BYTES":
@@ -175,7 +178,7 @@ def parse(body: Any, model: LoadedModel, max_rows: int) -> dict[str, Any]:
             raise BadInput(
                 f"unknown input {name!r}: send one input per column {names}, or one [n, {len(names)}] input"
             )
-    return check(tensors, model, max_rows)
+    return check(tensors, model, max_rows, parsed_json=True)
 
 
 def _check_parameters(obj: dict[str, Any], what: str) -> None:
@@ -257,7 +260,8 @@ def response(
             {"name": "predict", "shape": [len(labels)], "datatype": label_type(model), "data": labels}
         )
     if "predict_proba" in wanted and proba is not None:
-        flat = [p for row in proba for p in row]
+        # float64 whatever the graph gives (trees answer float32): the numbers Python would print
+        flat = np.asarray(proba, dtype=np.float64).ravel()
         outputs.append(
             {
                 "name": "predict_proba",

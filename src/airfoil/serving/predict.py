@@ -4,7 +4,6 @@ version by number) and MLflow's `/invocations`. Each answer says which version m
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -14,9 +13,8 @@ from airfoil.registry.loaded import LoadedModel
 from airfoil.serving import mlflow_format, oip
 from airfoil.serving.champions import Champions
 from airfoil.serving.contract import MODEL_VERSION_HEADER, error, ok
-from airfoil.serving.http import BadInput, error_response, json_response, read_json, request_body
-from airfoil.serving.metrics import Metrics
-from airfoil.serving.profiles import LiveProfiles
+from airfoil.serving.http import BadInput, error_response, json_response, read_body, request_body
+from airfoil.serving.inference import MLFLOW, OIP, Inference
 from airfoil.settings import Settings
 
 OIP_TAG, MLFLOW_TAG = "open inference protocol", "mlflow"
@@ -56,11 +54,11 @@ def _missing(versioned: bool) -> dict[int | str, Any]:
 class Predictions:
     """The routes' handlers, over the champions being served."""
 
-    def __init__(self, settings: Settings, champions: Champions, metrics: Metrics, profiles: LiveProfiles):
+    def __init__(self, settings: Settings, champions: Champions, inference: Inference):
         self.settings = settings
         self.champions = champions
-        self.metrics = metrics
-        self.profiles = profiles
+        self.metrics = inference.metrics
+        self.inference = inference
 
     def add_routes(self, api: FastAPI) -> None:
         """The routes of both protocols, each declared with every answer it gives (serving.contract)."""
@@ -124,10 +122,10 @@ class Predictions:
         return json_response({"name": name, "ready": True}, version=model.version)
 
     async def infer(self, request: Request, name: str) -> Response:
-        return await self._predict(request, name, request.path_params.get("version"), "oip")
+        return await self._predict(request, name, request.path_params.get("version"), OIP)
 
     async def invocations(self, request: Request, name: str) -> Response:
-        return await self._predict(request, name, None, "mlflow")
+        return await self._predict(request, name, None, MLFLOW)
 
     async def _predict(self, request: Request, name: str, version: str | None, protocol: str) -> Response:
         started = time.perf_counter()
@@ -135,30 +133,15 @@ class Predictions:
         if isinstance(model, Response):
             self.metrics.errors.labels("404").inc()
             return model
-        v = str(model.version)
         try:
-            body = await read_json(request, self.settings.max_body_bytes)
-            if protocol == "oip":
-                values = oip.parse(body, model, self.settings.max_rows)
-                wanted = oip.requested_outputs(body, model)
-            else:
-                values = mlflow_format.parse_for_model(body, model, self.settings.max_rows)
+            raw = await read_body(request, self.settings.max_body_bytes)
         except BadInput as exc:
-            self.metrics.requests.labels(name, v, protocol, str(exc.status)).inc()
-            self.metrics.errors.labels(str(exc.status)).inc()
-            return json_response(
-                {"error": str(exc), "model_version": model.version}, exc.status, model.version
-            )
-        labels, proba = model.predict(values)
-        self.profiles.add(model, values, labels)
-        if protocol == "oip":
-            out: dict[str, Any] = oip.response(model, body, labels, proba, wanted)
+            answer = self.inference.refuse(model, protocol, exc)
         else:
-            out = {"predictions": labels, "model_version": model.version}
-        self.metrics.requests.labels(name, v, protocol, "200").inc()
-        self.metrics.rows.labels(name, v).inc(len(labels))
-        self.metrics.latency.labels(name, v).observe(time.perf_counter() - started)
-        return json_response(out, version=model.version)
+            answer = self.inference.answer(model, protocol, raw, started)
+        return Response(
+            answer.body, answer.status, {"X-Model-Version": str(answer.version)}, "application/json"
+        )
 
     async def _model_or_404(self, name: str, version: str | None) -> LoadedModel | Response:
         if version is None:

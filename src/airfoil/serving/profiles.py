@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -36,10 +37,10 @@ class _Window:
         self.every = every  # keep one request in `every`
         self.rows = 0  # every scored row, kept or not
         self.seen = 0
-        self.kept: list[tuple[dict[str, Any], list[Any]]] = []
+        self.kept: list[tuple[Mapping[str, Any], list[Any]]] = []
         self.kept_rows = 0
 
-    def add(self, values: dict[str, Any], labels: list[Any]) -> None:
+    def add(self, values: Mapping[str, Any], labels: list[Any]) -> None:
         self.rows += len(labels)
         self.seen += 1
         # More traffic than the last flush saw: stop keeping at 2x (freeing here would cost the request).
@@ -53,6 +54,7 @@ class LiveProfiles:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.enabled = settings.api_profiles
         self.worker = uuid.uuid4().hex[:12]  # profile keys of this process: api:<worker>:<n>
         self._pending: dict[_Key, _Window] = {}
         self._every: dict[_Key, int] = {}  # the sampling step each version's traffic called for
@@ -61,9 +63,9 @@ class LiveProfiles:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def add(self, model: LoadedModel, values: dict[str, Any], labels: list[Any]) -> None:
+    def add(self, model: LoadedModel, values: Mapping[str, Any], labels: list[Any]) -> None:
         """Count one request's rows; keep its columns and predictions if it is the k-th (the hot path)."""
-        if model.reference is None or model.version is None or not self.settings.api_profiles:
+        if model.reference is None or model.version is None or not self.enabled:
             return
         key = (model.name, model.version, *model.reference)
         with self._lock:

@@ -13,12 +13,14 @@ Both start from the same rules: `missing_columns` and `row_count`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from airfoil.artifacts.features import Features
 from airfoil.errors import DataError
 
 if TYPE_CHECKING:
@@ -195,9 +197,15 @@ def _strings(name: str, arr: Any, nullable: bool, rule: ColumnRule | None, reaso
 
 
 # --- JSON request values --------------------------------------------------------------------------------
-def check_values(values: dict[str, Any], columns: list[dict[str, Any]], max_rows: int) -> dict[str, Any]:
+def check_values(
+    values: dict[str, Any], columns: list[dict[str, Any]], max_rows: int, *, parsed_json: bool = False
+) -> Features:
     """Exactly the model's columns, equal lengths within `max_rows`, values of the right type; the
-    number columns as float64 arrays."""
+    number columns as one float64 matrix.
+
+    `parsed_json`: the values come from parsed JSON, which holds no NaN or infinity (the parser
+    refuses them): plain numbers need no look for them.
+    """
     names = [c["name"] for c in columns]
     missing = [n for n in names if n not in values]
     if missing:
@@ -206,16 +214,62 @@ def check_values(values: dict[str, Any], columns: list[dict[str, Any]], max_rows
     extra = [c for c in values if c not in known]
     if extra:
         raise DataError(f"unknown column(s) {extra}; the model takes {names}")
-    row_count(values, max_rows)
-    out: dict[str, Any] = {}
-    for col in columns:
-        name, raw = col["name"], values[col["name"]]
-        out[name] = (
-            _json_numbers(name, raw, col["nullable"])
+    n = row_count(values, max_rows)
+    number_names = [c["name"] for c in columns if c["type"] == "number"]
+    matrix = number_matrix([values[name] for name in number_names], n, parsed_json)
+    if matrix is None:  # something to name, or nulls to turn into NaN: column by column, in order
+        out = {
+            col["name"]: _json_numbers(col["name"], values[col["name"]], col["nullable"])
             if col["type"] == "number"
-            else _json_strings(name, raw, col)
-        )
-    return out
+            else _json_strings(col["name"], values[col["name"]], col)
+            for col in columns
+        }
+        return Features.from_columns(out, [(c["name"], c["type"]) for c in columns])
+    text = {
+        c["name"]: _json_strings(c["name"], values[c["name"]], c) for c in columns if c["type"] != "number"
+    }
+    return Features(names, Features.index(number_names), matrix, text)
+
+
+def number_matrix(columns: list[list[Any]], n: int, parsed_json: bool = False) -> np.ndarray | None:
+    """Columns of `n` plain finite numbers each (ints or floats, no booleans) as one float64 matrix
+    [n, len(columns)]; None if any value is something else (the caller then names it)."""
+    if not columns:
+        return np.empty((n, 0), dtype=np.float64)
+    matrix = _plain_numbers(columns, parsed_json)
+    return None if matrix is None else np.ascontiguousarray(matrix.T)
+
+
+def number_rows(rows: list[Any], width: int, parsed_json: bool = False) -> np.ndarray | None:
+    """Rows of `width` plain finite numbers each as one float64 matrix [n, width]; None if any row or
+    value is something else (the caller then names it). `parsed_json`: as in `check_values`."""
+    matrix = _plain_numbers(rows, parsed_json)
+    return None if matrix is None or matrix.shape[1] != width else matrix
+
+
+def _plain_numbers(lists: list[Any], parsed_json: bool) -> np.ndarray | None:
+    """Equal-length lists of ints and floats as a C-ordered float64 matrix, in one C call; None if
+    any value is something else or not finite."""
+    try:
+        matrix = np.array(lists)
+    except ValueError:  # ragged
+        return None
+    # numpy makes text, None or nested lists something else than numbers, but takes booleans as 0/1
+    if matrix.dtype.kind not in "fiu" or matrix.ndim != 2 or not matrix.size or _booleans(lists, matrix):
+        return None
+    if matrix.dtype.kind != "f":
+        matrix = matrix.astype(np.float64)
+    return matrix if parsed_json or np.isfinite(matrix).all() else None
+
+
+def _booleans(lists: list[Any], matrix: np.ndarray) -> bool:
+    """Whether a value of `lists` is a boolean (`matrix`: the same values as numbers, 0 or 1 for one)."""
+    if matrix.size > 256:  # look only where a boolean could be, if that is a few places
+        maybe = np.flatnonzero((matrix == 0) | (matrix == 1)).tolist()
+        if len(maybe) * 8 < matrix.size:
+            width = matrix.shape[1]
+            return any(type(lists[i // width][i % width]) is bool for i in maybe)
+    return bool in set(map(type, itertools.chain.from_iterable(lists)))
 
 
 def _json_numbers(name: str, raw: list[Any], nullable: bool) -> Any:
