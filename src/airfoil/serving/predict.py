@@ -4,6 +4,7 @@ version by number) and MLflow's `/invocations`. Each answer says which version m
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
