@@ -8,12 +8,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from rich.console import Console
 
 from airfoil.errors import DataError
+
+if TYPE_CHECKING:
+    from airfoil.registry.loaded import LoadedModel
+    from airfoil.settings import Settings
 
 
 def predict_file(
@@ -26,8 +30,6 @@ def predict_file(
     quiet: bool = False,
 ) -> dict[str, Any]:
     """Score `path` with `name`'s champion (or `version`); return the summary printed to the user."""
-    from airfoil.registry.loaded import process_models
-    from airfoil.registry.versions import require_champion
     from airfoil.settings import load_settings
     from airfoil.spec.catalog import find_spec
     from airfoil.steps.blocks import file_block
@@ -44,8 +46,8 @@ def predict_file(
     # sha256 of the file (the block id) in the background while MLflow and the model load.
     with console.status(f"loading {name} and fingerprinting {path.name}..."), ThreadPoolExecutor(1) as pool:
         hashing = pool.submit(file_block, str(path.resolve()))
-        chosen = version if version is not None else require_champion(settings, name)
-        model = process_models.get(settings, name, chosen)
+        model = _model(settings, name, version)
+        chosen = model.version
         store = open_store(settings)
         block = hashing.result()
     found = find_spec(settings, name)
@@ -81,6 +83,18 @@ def predict_file(
     if not quiet:
         _report(console, summary, path, again=result["seconds"] == 0.0)
     return summary
+
+
+def _model(settings: Settings, name: str, version: int | None) -> LoadedModel:
+    """The champion (or `version`): from its card without MLflow when the registry allows it."""
+    from airfoil.registry import lookup
+    from airfoil.registry.loaded import process_models
+
+    if version is None:
+        version, card = lookup.champion(settings, name)
+        if card is not None:
+            return process_models.get_card(settings, card)
+    return process_models.get(settings, name, version)
 
 
 @contextmanager
