@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from rich.console import Console
 
 from airfoil.errors import DataError
@@ -34,7 +33,8 @@ def predict_file(
     from airfoil.spec.catalog import find_spec
     from airfoil.steps.blocks import file_block
     from airfoil.steps.scoring import score_source
-    from airfoil.store import BatchKind, open_store
+    from airfoil.store import BatchKind
+    from airfoil.store.plain import open_plain_store, shown_url
 
     if not path.is_file():
         raise DataError(f"--input {path} is not a file")
@@ -48,7 +48,7 @@ def predict_file(
         hashing = pool.submit(file_block, str(path.resolve()))
         model = _model(settings, name, version)
         chosen = model.version
-        store = open_store(settings)
+        store = open_plain_store(settings)
         block = hashing.result()
     found = find_spec(settings, name)
     spec = found[0] if found else None
@@ -77,7 +77,7 @@ def predict_file(
         "backend": model.backend,  # onnx | sklearn
         "seconds": round(seconds, 3),
         "rows_per_s": round(result["rows"] / seconds) if seconds > 0 else None,
-        "store": sa.make_url(settings.store_url).render_as_string(hide_password=True),
+        "store": shown_url(settings.store_url),
         "output": str(output) if output else None,
     }
     if not quiet:
