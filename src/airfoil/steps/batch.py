@@ -19,6 +19,7 @@ from airfoil.steps import blocks
 from airfoil.steps.context import StepContext
 from airfoil.steps.scoring import score_source
 from airfoil.store import BatchKind, BatchStatus, open_store
+from airfoil.store.plain import open_plain_store
 
 log = logging.getLogger("airfoil.batch")
 
@@ -59,7 +60,7 @@ def score(ctx: StepContext, model: dict[str, Any], block: dict[str, Any]) -> dic
         else process_models.get(ctx.settings, ctx.spec.name, int(model["version"]))
     )
     return score_source(
-        open_store(ctx.settings),
+        open_plain_store(ctx.settings),
         loaded,
         pipeline=ctx.spec.name,
         kind=BatchKind.block,

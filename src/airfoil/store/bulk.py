@@ -63,9 +63,9 @@ class BulkLoader:
         with self.cursor() as cur:
             if fresh and self.dialect == "postgresql":  # COPY straight into the table
                 ids = pa.array([int(batch_id)] * rows.num_rows, pa.int32())
-                cur.adbc_ingest(
-                    "airfoil_predictions", chunk_rows.add_column(0, "batch_id", ids), mode="append"
-                )
+                # Binary COPY takes the columns' exact types (integer, bigint, integer, text...).
+                table = chunk_rows.add_column(0, "batch_id", ids).cast(_pg_types())
+                cur.adbc_ingest("airfoil_predictions", table, mode="append")
             else:
                 cur.adbc_ingest("airfoil_stage", chunk_rows, mode="replace", temporary=True)
                 merge = "" if fresh else f" ON CONFLICT (batch_id, row_index) DO UPDATE SET {updates}"
@@ -123,6 +123,13 @@ class BulkLoader:
         import adbc_driver_postgresql.dbapi as adbc_pg
 
         return adbc_pg.connect(self.target)
+
+
+def _pg_types() -> pa.Schema:
+    import pyarrow as pa
+
+    ints = {"batch_id": pa.int32(), "row_index": pa.int64(), "model_version": pa.int32()}
+    return pa.schema([(c, ints.get(c, pa.string())) for c in ("batch_id", *PREDICTION_COLUMNS)])
 
 
 def _upsert_profile(cur: Any, profile: dict[str, Any]) -> None:

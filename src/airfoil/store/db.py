@@ -264,5 +264,8 @@ def open_store(settings: Settings) -> PredictionStore:
 
 
 def close_all() -> None:
-    """Close every store `open_store` opened in this process (their pools and bulk connections)."""
+    """Close every store `open_store` (and `plain.open_plain_store`) opened in this process."""
+    from airfoil.store.plain import close_plain_stores
+
     _stores.close_all()
+    close_plain_stores()
