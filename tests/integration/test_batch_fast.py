@@ -4,6 +4,7 @@ predicts."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -47,6 +48,9 @@ def test_predict_imports_neither_mlflow_nor_sqlalchemy(
     assert json.loads(proc.stderr.strip().splitlines()[-1]) == {"heavy": []}, proc.stderr
     summary = json.loads(proc.stdout)
     assert (summary["rows"], summary["scored"], summary["backend"]) == (80, 80, "onnx")
+    # Scored under a draft key while the file was hashed, then named by its sha256.
+    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+    assert summary["block"] == f"{SOURCE}@{digest[:16]}"
 
     # The stored labels are what the version loaded through MLflow predicts.
     settings = load_settings({"AIRFOIL_HOME": str(champions_registry.home)})
@@ -56,7 +60,10 @@ def test_predict_imports_neither_mlflow_nor_sqlalchemy(
     frame = pd.read_csv(SOURCE)
     want, _ = model.predict({c: frame[c].tolist() for c in model.column_names})
     batch = store.batch(NAME, BatchKind.file, summary["block"])
-    assert batch is not None and batch.status == "done"
+    assert batch is not None and batch.status == "done" and batch.fingerprint == digest
+    assert [b.batch_key for b in store.batches(NAME, BatchKind.file) if str(SOURCE) in (b.source or "")] == [
+        summary["block"]
+    ]  # no draft left behind
     stored = store.predictions(batch.id)
     assert [r["prediction"] for r in stored] == [str(x) for x in want]
     with store.engine.begin() as conn:  # the shared PostgreSQL database keeps no rows of this test

@@ -45,7 +45,7 @@ def score_source(
     kind: BatchKind,
     key: str,
     source: str,
-    fingerprint: str,
+    fingerprint: str | None,
     fmt: str,
     rules: dict[str, ColumnRule] | None = None,
     key_column: str | None = None,
@@ -54,8 +54,12 @@ def score_source(
     dag_id: str | None = None,
     dag_run_id: str | None = None,
     progress: Callable[[int], None] | None = None,
+    final_key: Callable[[], tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Score every row of one input and store it; resume after the last stored chunk of an earlier try.
+
+    `final_key`: `key` is a draft; once every row is stored, the batch is renamed to the (key,
+    fingerprint) it returns (the input's hash, computed meanwhile), in the same statement as `done`.
 
     Reading and predicting chunk k+1 overlaps with storing chunk k (one writer thread, at most one
     chunk in flight), so memory holds about two chunks whatever the input's size.
@@ -102,7 +106,10 @@ def score_source(
         with contextlib.suppress(Exception):
             store.finish(batch.id, BatchStatus.failed, error=_reason(exc))
         raise
-    done = store.finish(batch.id, BatchStatus.done, rows_total=rows)
+    named: dict[str, Any] = {}
+    if final_key is not None:
+        named["batch_key"], named["fingerprint"] = final_key()
+    done = store.finish(batch.id, BatchStatus.done, rows_total=rows, **named)
     if resume:
         log.info("airfoil: %s resumed at row %d (stored by an earlier try)", key, resume)
     seconds = time.perf_counter() - started

@@ -85,9 +85,10 @@ class PlainStore:
         # Ours if nobody else created it between the read and the insert (the conflict did nothing).
         return created, created.status == BatchStatus.pending and created.rows_total == 0
 
-    def rename(self, batch_id: int, key: str, **fields: Any) -> None:
-        """Give a batch its final key (and fields): a draft becomes the block it was scoring."""
-        self._update(batch_id, {"batch_key": key, **fields})
+    def has_source(self, pipeline: str, kind: BatchKind, source: str) -> bool:
+        """Whether any batch of `pipeline` and `kind` was opened for `source` (a file's path)."""
+        sql = "SELECT 1 FROM airfoil_batches WHERE pipeline = ? AND kind = ? AND source = ? LIMIT 1"
+        return bool(self._rows(sql, pipeline, str(kind), source))
 
     def start(self, batch_id: int, restart: bool, **fields: Any) -> Batch:
         """Mark a batch running. With `restart`, drop what an earlier attempt stored and count from zero."""

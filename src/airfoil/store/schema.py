@@ -19,7 +19,6 @@ from airfoil.store.kinds import (  # noqa: F401  (the names every user of the sc
     ProfileSource,
 )
 
-
 metadata = sa.MetaData()
 
 batches = sa.Table(
