@@ -87,3 +87,45 @@ def test_no_champion_and_no_model_say_so_as_before(registry, tmp_path: Path) -> 
     with pytest.raises(RegistryError, match="no registered model named 'breast_cancer'"):
         lookup.champion(fresh, "breast_cancer")
     assert not (tmp_path / "fresh" / "mlflow.db").exists()  # looking did not create a registry
+
+
+def test_the_champion_and_its_card_come_from_mlflows_rest_api(registry, tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    settings, c, location, tags = registry
+    c.set_registered_model_alias("breast_cancer", "champion", "1")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", settings.tracking_uri, "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2).close()
+                break
+            except OSError:
+                assert server.poll() is None, "mlflow server exited"
+                assert time.monotonic() < deadline, "mlflow server did not answer within 120 s"
+                time.sleep(0.5)
+        remote = load_settings({"AIRFOIL_HOME": str(tmp_path / "remote"), "AIRFOIL_TRACKING_URI": url})
+        version, card = lookup.champion(remote, "breast_cancer")
+        assert version == 1 and card is not None
+        assert card["model_ref"] == {"uri": f"file://{location}/model.skops", "sha256": tags["sha256"]}
+        with pytest.raises(RegistryError, match="no registered model named 'other'"):
+            lookup.champion(remote, "other")
+        c.delete_registered_model_alias("breast_cancer", "champion")
+        with pytest.raises(DataError, match="has no champion to score with"):
+            lookup.champion(remote, "breast_cancer")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
