@@ -260,7 +260,11 @@ def pg_template(data: Path, env: dict[str, str], work: Path) -> str:
     pg_admin(f'DROP DATABASE IF EXISTS "{name}"')
     pg_admin(f'CREATE DATABASE "{name}"')
     cmd = [str(AIRFOIL), "predict", NAME, "--input", str(data), "--json"]
-    measured(cmd, {**env, "AIRFOIL_STORE_URL": f"{PG}/{name}"}, work, work / "airfoil_pg-template.txt")
+    try:
+        measured(cmd, {**env, "AIRFOIL_STORE_URL": f"{PG}/{name}"}, work, work / "airfoil_pg-template.txt")
+    except BaseException:
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}"')
+        raise
     import psycopg
 
     with psycopg.connect(f"{PG}/{name}", autocommit=True) as con:
