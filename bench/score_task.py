@@ -53,7 +53,7 @@ args = json.loads(sys.argv[1])
 run = RunInfo("breast_cancer__batch_predict", "bench", "score")
 inputs = {"model": args["model"], "block": args["block"]}
 out = run_step("airfoil.steps.batch:score", args["spec"], run, inputs)
-heavy = sorted(m for m in ("mlflow", "pandas", "sklearn", "alembic") if m in sys.modules)
+heavy = sorted(m for m in ("mlflow", "sqlalchemy", "alembic", "pandas", "sklearn") if m in sys.modules)
 print(json.dumps({"done_at": time.time(), "scored": out["scored"], "mlflow": "mlflow" in sys.modules,
                   "heavy": heavy}))
 """

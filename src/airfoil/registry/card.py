@@ -22,14 +22,26 @@ def model_card(settings: Settings, name: str, version: int) -> dict[str, Any] | 
     """The card of `name` `version` (its model file's sha256 checked now), or None when the version
     cannot be loaded without the registry: a pickled model, or no serving metadata."""
     _, info = load_version(settings, name, version, deserialize=False)
-    tags = info["tags"]
-    example_uri = f"{info['location']}/input_example.json"
-    if not (tags.get("serving_uri") and io.exists(info["model_ref"]["uri"]) and io.exists(example_uri)):
+    return card_from(name, version, info["location"], info["tags"])
+
+
+def card_from(name: str, version: int, location: str, tags: dict[str, str]) -> dict[str, Any] | None:
+    """The card of a version stored at `location` with `tags` (the model file's sha256 checked now),
+    or None when it has no serving metadata, no skops file or no input example."""
+    location = location.rstrip("/")
+    ref = {"uri": f"{location}/model.skops", "sha256": tags.get("sha256", "")}
+    example_uri = f"{location}/input_example.json"
+    try:
+        files = io.exists(ref["uri"]) and io.exists(example_uri)
+        if not (tags.get("serving_uri") and ref["sha256"] and files):
+            return None
+    except ValueError:  # a location fsspec cannot read (models:/, mlflow-artifacts:/): ask the registry
         return None
+    io.read_bytes(ref["uri"], ref["sha256"])  # a changed file is refused even if only ONNX is served
     return {
         "name": name,
         "version": int(version),
-        "model_ref": info["model_ref"],
+        "model_ref": ref,
         "tags": {k: tags[k] for k in CARD_TAGS if k in tags},
         "example": io.read_json(example_uri),
     }

@@ -15,13 +15,26 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 
+def no_model(name: str) -> RegistryError:
+    """The error of a model name the registry does not know."""
+    return RegistryError(f"no registered model named {name!r}; has its train DAG run?")
+
+
+def no_champion(name: str) -> DataError:
+    """The error of a model without a champion to score with."""
+    return DataError(
+        f"model {name!r} has no champion to score with; train and promote one first "
+        f"(airfoil run <spec>, or airfoil models promote {name} VERSION)"
+    )
+
+
 def registered(c: MlflowClient, name: str) -> Any:
     from mlflow.exceptions import MlflowException
 
     try:
         return c.get_registered_model(name)
     except MlflowException:
-        raise RegistryError(f"no registered model named {name!r}; has its train DAG run?") from None
+        raise no_model(name) from None
 
 
 def get_version(c: MlflowClient, name: str, version: int | str) -> Any:
@@ -58,10 +71,7 @@ def require_champion(settings: Settings, name: str) -> int:
     """The champion version of `name`; a clear error when there is none to score with."""
     version = champion_version(client(settings), name)
     if version is None:
-        raise DataError(
-            f"model {name!r} has no champion to score with; train and promote one first "
-            f"(airfoil run <spec>, or airfoil models promote {name} VERSION)"
-        )
+        raise no_champion(name)
     return version
 
 

@@ -18,7 +18,8 @@ from airfoil.spec.model import SqlSource
 from airfoil.steps import blocks
 from airfoil.steps.context import StepContext
 from airfoil.steps.scoring import score_source
-from airfoil.store import BatchKind, BatchStatus, open_store
+from airfoil.store import BatchKind, BatchStatus
+from airfoil.store.plain import open_plain_store
 
 log = logging.getLogger("airfoil.batch")
 
@@ -37,6 +38,8 @@ def discover(ctx: StepContext) -> list[dict[str, Any]]:
         found = [blocks.snapshot_query(spec.input, ctx.uri("query.parquet"))]
     else:
         found = blocks.list_files(spec.input, spec.format)
+    from airfoil.store import open_store
+
     store = open_store(ctx.settings)
     todo = []
     for block in found:
@@ -59,7 +62,7 @@ def score(ctx: StepContext, model: dict[str, Any], block: dict[str, Any]) -> dic
         else process_models.get(ctx.settings, ctx.spec.name, int(model["version"]))
     )
     return score_source(
-        open_store(ctx.settings),
+        open_plain_store(ctx.settings),
         loaded,
         pipeline=ctx.spec.name,
         kind=BatchKind.block,
@@ -78,6 +81,8 @@ def score(ctx: StepContext, model: dict[str, Any], block: dict[str, Any]) -> dic
 
 def summarize(ctx: StepContext, model: dict[str, Any], scored: list[dict[str, Any]]) -> dict[str, Any]:
     """Totals of the run (blocks and rows scored / rejected) and of the ledger (blocks done before)."""
+    from airfoil.store import open_store
+
     ledger = open_store(ctx.settings).batches(ctx.spec.name, BatchKind.block)
     this_run = {s["block"] for s in scored}
     return {

@@ -22,7 +22,7 @@ from airfoil.steps.checks import check_rows, missing_columns
 from airfoil.steps.predictions import prediction_table
 from airfoil.steps.profiling import Profiler, profiler_for
 from airfoil.steps.readers import ChunkedInput, open_input
-from airfoil.store.schema import BatchKind, BatchStatus, ProfileSource
+from airfoil.store.kinds import BatchKind, BatchStatus, ProfileSource
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,19 +30,22 @@ if TYPE_CHECKING:
     from airfoil.registry.loaded import LoadedModel
     from airfoil.spec.model import ColumnRule
     from airfoil.store import PredictionStore
+    from airfoil.store.plain import PlainStore
+
+    Store = PredictionStore | PlainStore
 
 log = logging.getLogger("airfoil.batch")
 
 
 def score_source(
-    store: PredictionStore,
+    store: Store,
     model: LoadedModel,
     *,
     pipeline: str,
     kind: BatchKind,
     key: str,
     source: str,
-    fingerprint: str,
+    fingerprint: str | None,
     fmt: str,
     rules: dict[str, ColumnRule] | None = None,
     key_column: str | None = None,
@@ -51,8 +54,12 @@ def score_source(
     dag_id: str | None = None,
     dag_run_id: str | None = None,
     progress: Callable[[int], None] | None = None,
+    final_key: Callable[[], tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Score every row of one input and store it; resume after the last stored chunk of an earlier try.
+
+    `final_key`: `key` is a draft; once every row is stored, the batch is renamed to the (key,
+    fingerprint) it returns (the input's hash, computed meanwhile), in the same statement as `done`.
 
     Reading and predicting chunk k+1 overlaps with storing chunk k (one writer thread, at most one
     chunk in flight), so memory holds about two chunks whatever the input's size.
@@ -99,7 +106,10 @@ def score_source(
         with contextlib.suppress(Exception):
             store.finish(batch.id, BatchStatus.failed, error=_reason(exc))
         raise
-    done = store.finish(batch.id, BatchStatus.done, rows_total=rows)
+    named: dict[str, Any] = {}
+    if final_key is not None:
+        named["batch_key"], named["fingerprint"] = final_key()
+    done = store.finish(batch.id, BatchStatus.done, rows_total=rows, **named)
     if resume:
         log.info("airfoil: %s resumed at row %d (stored by an earlier try)", key, resume)
     seconds = time.perf_counter() - started
@@ -109,7 +119,7 @@ def score_source(
 
 
 def _score_chunks(
-    store: PredictionStore,
+    store: Store,
     model: LoadedModel,
     batch_id: int,
     reader: ChunkedInput,
@@ -125,6 +135,7 @@ def _score_chunks(
     position = 0
     sink = _ParquetSink(output) if output is not None else None
     pending: Future[None] | None = None
+    fresh = resume == 0  # started from zero: nothing of this batch is stored, plain inserts do
     with ThreadPoolExecutor(1, thread_name_prefix="airfoil-store") as pool:
         for chunk, read in enumerate(reader.batches(chunk_rows)):
             rb = read
@@ -160,6 +171,7 @@ def _score_chunks(
                 },
                 sink,
                 profiling=(profiler, start),
+                fresh=fresh,
             )
             if progress is not None:
                 progress(rb.num_rows)
@@ -171,20 +183,21 @@ def _score_chunks(
 
 
 def _store_chunk(
-    store: PredictionStore,
+    store: Store,
     batch_id: int,
     chunk: int,
     parts: dict[str, Any],
     sink: _ParquetSink | None,
     *,
     profiling: tuple[Profiler | None, int],
+    fresh: bool,
 ) -> None:
     table = prediction_table(**parts)
     if sink is not None:
         sink.write(table)
     profiler, row_start = profiling
     profile = profiler.row(parts["checked"], parts["labels"], row_start) if profiler is not None else None
-    store.write_chunk(batch_id, table, chunk, profile=profile)
+    store.write_chunk(batch_id, table, chunk, profile=profile, fresh=fresh)
 
 
 class _ParquetSink:

@@ -1,7 +1,10 @@
 """Bulk loads of prediction rows: Arrow chunks through ADBC (SQLite: prepared inserts in C;
-PostgreSQL: binary COPY) into a temporary table, merged with one `INSERT ... SELECT ... ON CONFLICT
-(batch_id, row_index) DO UPDATE`, in the same transaction as the batch's progress counters: a
-chunk is stored with its progress or not at all. No Python runs per row.
+PostgreSQL: binary COPY), in the same transaction as the batch's progress counters: a chunk is
+stored with its progress or not at all. No Python runs per row.
+
+A batch with no earlier rows (`fresh`) takes a chunk as a plain insert: straight into the table by
+COPY on PostgreSQL, one `INSERT ... SELECT` from the staged chunk on SQLite. Otherwise (a resumed or
+re-scored batch) the staged chunk is merged with `ON CONFLICT (batch_id, row_index) DO UPDATE`.
 """
 
 from __future__ import annotations
@@ -9,20 +12,22 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from airfoil.store.schema import PREDICTION_COLUMNS, PROFILE_COLUMNS, BatchStatus
+from airfoil.store.kinds import PREDICTION_COLUMNS, PROFILE_COLUMNS, BatchStatus
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    import sqlalchemy as sa
+
+Dialect = Literal["sqlite", "postgresql"]
 
 
 class BulkLoader:
-    """One ADBC connection to the store's database, used by one chunk at a time."""
+    """One ADBC connection to the store's database (an SQLite path or a libpq URI), used by one
+    statement group at a time."""
 
-    def __init__(self, url: sa.URL):
-        self.url = url
+    def __init__(self, dialect: Dialect, target: str):
+        self.dialect, self.target = dialect, target
         self._conn: Any = None
         self._lock = threading.Lock()
 
@@ -34,9 +39,11 @@ class BulkLoader:
         *,
         done: bool = False,
         profile: dict[str, Any] | None = None,
+        fresh: bool = False,
     ) -> None:
         """Upsert one chunk of predictions (and its profile) and advance the batch's counters, in
-        one transaction."""
+        one transaction. `fresh`: the batch has no stored rows, so a plain insert does."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         rejected = int(pc.sum(pc.is_valid(rows["rejected"])).as_py() or 0)
@@ -52,15 +59,20 @@ class BulkLoader:
             sets["status"] = f"'{BatchStatus.done}'"
         columns = ", ".join(PREDICTION_COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in PREDICTION_COLUMNS[1:])
-        with self._cursor() as cur:
-            cur.adbc_ingest(
-                "airfoil_stage", rows.select(list(PREDICTION_COLUMNS)), mode="replace", temporary=True
-            )
-            cur.execute(
-                f"INSERT INTO airfoil_predictions (batch_id, {columns}) "
-                f"SELECT {int(batch_id)}, {columns} FROM airfoil_stage WHERE true "
-                f"ON CONFLICT (batch_id, row_index) DO UPDATE SET {updates}"
-            )
+        chunk_rows = rows.select(list(PREDICTION_COLUMNS))
+        with self.cursor() as cur:
+            if fresh and self.dialect == "postgresql":  # COPY straight into the table
+                ids = pa.array([int(batch_id)] * rows.num_rows, pa.int32())
+                # Binary COPY takes the columns' exact types (integer, bigint, integer, text...).
+                table = chunk_rows.add_column(0, "batch_id", ids).cast(_pg_types())
+                cur.adbc_ingest("airfoil_predictions", table, mode="append")
+            else:
+                cur.adbc_ingest("airfoil_stage", chunk_rows, mode="replace", temporary=True)
+                merge = "" if fresh else f" ON CONFLICT (batch_id, row_index) DO UPDATE SET {updates}"
+                cur.execute(
+                    f"INSERT INTO airfoil_predictions (batch_id, {columns}) "
+                    f"SELECT {int(batch_id)}, {columns} FROM airfoil_stage WHERE true{merge}"
+                )
             if profile is not None:
                 _upsert_profile(cur, profile)
             assignments = ", ".join(f"{k} = {v}" for k, v in sets.items())
@@ -74,7 +86,7 @@ class BulkLoader:
                 self._conn = None
 
     @contextlib.contextmanager
-    def _cursor(self) -> Iterator[Any]:
+    def cursor(self) -> Iterator[Any]:
         """A cursor, committed on success, rolled back on error."""
         with self._lock:
             if self._conn is None:
@@ -92,11 +104,11 @@ class BulkLoader:
                 cur.close()
 
     def _connect(self) -> Any:
-        if self.url.get_backend_name() == "sqlite":
+        if self.dialect == "sqlite":
             import adbc_driver_sqlite.dbapi as adbc_sqlite
 
             # Pragmas need autocommit; transactions are then driven on the ADBC connection itself.
-            conn = adbc_sqlite.connect(str(self.url.database), autocommit=True)
+            conn = adbc_sqlite.connect(self.target, autocommit=True)
             cur = conn.cursor()
             cur.execute("PRAGMA busy_timeout = 60000")
             cur.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses no committed chunk
@@ -110,9 +122,14 @@ class BulkLoader:
             return conn
         import adbc_driver_postgresql.dbapi as adbc_pg
 
-        # libpq takes the URL without SQLAlchemy's "+driver" part.
-        uri = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return adbc_pg.connect(uri)
+        return adbc_pg.connect(self.target)
+
+
+def _pg_types() -> pa.Schema:
+    import pyarrow as pa
+
+    ints = {"batch_id": pa.int32(), "row_index": pa.int64(), "model_version": pa.int32()}
+    return pa.schema([(c, ints.get(c, pa.string())) for c in ("batch_id", *PREDICTION_COLUMNS)])
 
 
 def _upsert_profile(cur: Any, profile: dict[str, Any]) -> None:

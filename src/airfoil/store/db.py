@@ -6,55 +6,21 @@ schema is versioned with Alembic (`store.migrate`).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from airfoil.errors import AirfoilError, Unavailable
 from airfoil.store import migrate
 from airfoil.store.bulk import BulkLoader
+from airfoil.store.ledger import Batch, StoreError, StoreUnavailable, batch_from
 from airfoil.store.schema import BatchKind, BatchStatus, batches, predictions, profiles
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from airfoil.settings import Settings
-
-
-class StoreError(AirfoilError):
-    """The prediction store cannot be reached or used as configured."""
-
-
-class StoreUnavailable(StoreError, Unavailable):
-    """The prediction store's database does not answer (down, restarting): a task retries it."""
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One row of `airfoil_batches`."""
-
-    id: int
-    pipeline: str
-    kind: BatchKind
-    batch_key: str
-    status: BatchStatus
-    source: str | None
-    fingerprint: str | None
-    model_version: int | None
-    rows_total: int
-    rows_scored: int
-    rows_rejected: int
-    chunks_done: int
-    dag_id: str | None
-    dag_run_id: str | None
-    lineage: dict[str, Any] | None
-    classes: list[Any] | None
-    error: str | None
-    created_at: datetime
-    updated_at: datetime
 
 
 def _now() -> datetime:
@@ -84,7 +50,13 @@ class PredictionStore:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = sa.create_engine(parsed, pool_pre_ping=True)
-        self._bulk = BulkLoader(parsed)
+        # libpq takes the URL without SQLAlchemy's "+driver" part.
+        target = (
+            str(parsed.database)
+            if self.dialect == "sqlite"
+            else parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        self._bulk = BulkLoader("sqlite" if self.dialect == "sqlite" else "postgresql", target)
 
     # --- schema ----------------------------------------------------------------------------------
     def upgrade(self) -> None:
@@ -196,6 +168,7 @@ class PredictionStore:
         *,
         done: bool = False,
         profile: dict[str, Any] | None = None,
+        fresh: bool = False,
     ) -> None:
         """Upsert one chunk of predictions and advance the batch's counters, in one transaction.
 
@@ -205,7 +178,7 @@ class PredictionStore:
         `airfoil_profiles`, see `monitoring.chunk_profile`) is stored in the same transaction too:
         a chunk's rows are counted exactly when they are stored.
         """
-        self._bulk.write_chunk(batch_id, rows, chunk, done=done, profile=profile)
+        self._bulk.write_chunk(batch_id, rows, chunk, done=done, profile=profile, fresh=fresh)
 
     def predictions(self, batch_id: int, limit: int | None = None) -> list[dict[str, Any]]:
         """Stored rows of a batch in row order."""
@@ -249,14 +222,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
 
 
 def _batch(row: Any) -> Batch | None:
-    if row is None:
-        return None
-    data = dict(row._mapping)
-    data["kind"], data["status"] = BatchKind(data["kind"]), BatchStatus(data["status"])
-    for k in ("created_at", "updated_at"):
-        if data[k] is not None and data[k].tzinfo is None:  # SQLite keeps no time zone
-            data[k] = data[k].replace(tzinfo=UTC)
-    return Batch(**data)
+    return None if row is None else batch_from(dict(row._mapping))
 
 
 class _Stores:
@@ -298,5 +264,8 @@ def open_store(settings: Settings) -> PredictionStore:
 
 
 def close_all() -> None:
-    """Close every store `open_store` opened in this process (their pools and bulk connections)."""
+    """Close every store `open_store` (and `plain.open_plain_store`) opened in this process."""
+    from airfoil.store.plain import close_plain_stores
+
     _stores.close_all()
+    close_plain_stores()

@@ -15,11 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from airfoil.store.kinds import HEAD, VERSION_TABLE
+
 MIGRATIONS = Path(__file__).parent / "migrations"
-VERSION_TABLE = "airfoil_alembic_version"
-# The newest migration's revision (tests/unit/store/test_db.py checks it against Alembic's head): a
-# store already there is opened without importing Alembic, which a batch task's cold start feels.
-HEAD = "0002"
+__all__ = ["HEAD", "VERSION_TABLE", "revision", "upgrade"]
 
 
 def upgrade(engine: sa.Engine) -> None:

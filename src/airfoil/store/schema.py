@@ -9,39 +9,15 @@ their id holds the content fingerprint); `row_id` keeps the spec's `deploy.batch
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import sqlalchemy as sa
 
-
-class BatchKind(StrEnum):
-    """What one row of `airfoil_batches` is."""
-
-    block = "block"  # an input block of a `<name>__batch_predict` run
-    file = "file"  # a file scored by `airfoil predict`
-    request = "request"  # a transient request
-
-
-class ProfileSource(StrEnum):
-    """Where the rows of a stored profile were scored."""
-
-    block = "block"
-    file = "file"
-    request = "request"
-    api = "api"
-
-
-class BatchStatus(StrEnum):
-    pending = "pending"
-    running = "running"
-    done = "done"
-    failed = "failed"
-
-    @property
-    def terminal(self) -> bool:
-        """Nothing will change the batch any more."""
-        return self in (BatchStatus.done, BatchStatus.failed)
-
+from airfoil.store.kinds import (  # noqa: F401  (the names every user of the schema takes from here)
+    PREDICTION_COLUMNS,
+    PROFILE_COLUMNS,
+    BatchKind,
+    BatchStatus,
+    ProfileSource,
+)
 
 metadata = sa.MetaData()
 
@@ -84,9 +60,6 @@ predictions = sa.Table(
     sqlite_with_rowid=False,
 )
 
-# Column order of the Arrow tables `PredictionStore.write_chunk` takes.
-PREDICTION_COLUMNS = ("row_index", "row_id", "model_version", "prediction", "probabilities", "rejected")
-
 # One profile of scored rows (monitor.profile.Profile as JSON) per stored chunk or API flush.
 # `reference` is the sha256 of the reference whose bins it counts in: only profiles of one reference
 # merge. `scored_at` is Unix seconds. `profile_key` makes writes idempotent: "<batch id>:<first row>"
@@ -124,15 +97,4 @@ monitor_runs = sa.Table(
     sa.Column("result", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("pipeline", "run_key", name="uq_airfoil_monitor_runs_key"),
-)
-
-PROFILE_COLUMNS = (
-    "profile_key",
-    "reference",
-    "model_version",
-    "source",
-    "batch_id",
-    "rows",
-    "scored_at",
-    "profile",
 )
