@@ -83,6 +83,16 @@ def migrate(settings: Settings) -> None:
     marker.touch()
 
 
+def warm_execution_api() -> None:
+    """Build the in-process Execution API `dag.test()` talks to (FastAPI app, its routes and
+    lifespan: ~3 s of imports and setup the first task would otherwise wait for). Airflow keeps one
+    per process (`in_process_api_server` is cached), so the first task finds it ready. Safe in a
+    background thread once `configure()` ran."""
+    from airflow.sdk.execution_time.supervisor import in_process_api_server
+
+    in_process_api_server().transport  # noqa: B018  (the cached property builds app, loop and lifespan)
+
+
 @contextlib.contextmanager
 def captured_output(log_path: Path) -> Iterator[TextIO]:
     """Send everything written to fd 1/2 (Airflow's logs) to `log_path`; yield the real terminal."""

@@ -42,6 +42,7 @@ def run_pipeline(
     from rich.console import Console
 
     from airfoil.airflow import embedded
+    from airfoil.cli.background import Warmup
     from airfoil.plan import build_plans
     from airfoil.settings import load_settings
 
@@ -49,6 +50,13 @@ def run_pipeline(
     settings = load_settings()
     spec_path = path.resolve()
     embedded.configure(settings, [spec_path])
+    # While the metadata DB is checked and the DAGs parse: build the Execution API the first task
+    # talks to, and (when training runs) start the CV worker pool.
+    api = Warmup("execution-api", embedded.warm_execution_api)
+    if only in (None, DagKind.train):
+        from airfoil.steps import workers
+
+        Warmup("cv-workers", lambda: workers.warm(spec))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     log_path = settings.logs_dir / f"run-{spec.name}-{stamp}.log"
     # A transient DAG runs per request (the API triggers it), never as part of a pipeline run.
@@ -77,6 +85,7 @@ def run_pipeline(
             from airfoil.airflow.render import render
 
             dags = [render(plan) for plan in plans]
+            api.wait()
         outcomes: dict[DagKind, Any] = {}
         queue = list(zip(plans, dags, strict=True))
         while queue:
