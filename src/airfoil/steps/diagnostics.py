@@ -46,7 +46,9 @@ def importance(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str, Any]
         n_repeats=IMPORTANCE_REPEATS,
         random_state=spec.split.seed,
         max_samples=rows,
-        n_jobs=1,
+        # Columns in parallel on the train step's worker pool (still warm from CV); every column
+        # uses the same seed drawn once, so the result does not depend on n_jobs.
+        n_jobs=spec.train.n_jobs,
     )
     ranked = sorted(
         zip(X.columns, result.importances_mean, result.importances_std, strict=True), key=lambda t: -t[1]
