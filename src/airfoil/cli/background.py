@@ -9,8 +9,13 @@ does the work itself when it gets there.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airfoil.settings import Settings
 
 
 class Warmup:
@@ -29,3 +34,20 @@ class Warmup:
 
     def wait(self) -> None:
         self._thread.join()
+
+
+def after_training(settings: Settings) -> None:
+    """What evaluate and register import and open first, while the train DAG's CV runs in worker
+    processes (the main process mostly waits then): MLflow and its tracking store, matplotlib for
+    the plots, the ONNX converter and runtime for the export and its parity check."""
+    from airfoil.registry.client import warm
+
+    warm(settings)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    for name in ("skl2onnx", "onnxruntime"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)

@@ -42,6 +42,7 @@ def run_pipeline(
     from rich.console import Console
 
     from airfoil.airflow import embedded
+    from airfoil.cli import background
     from airfoil.cli.background import Warmup
     from airfoil.plan import build_plans
     from airfoil.settings import load_settings
@@ -87,9 +88,12 @@ def run_pipeline(
             dags = [render(plan) for plan in plans]
             api.wait()
         outcomes: dict[DagKind, Any] = {}
+        warm_registry: Warmup | None = None
         queue = list(zip(plans, dags, strict=True))
         while queue:
             plan, dag = queue.pop(0)
+            if plan.kind == DagKind.train and warm_registry is None:
+                warm_registry = Warmup("registry", lambda: background.after_training(settings))
             conf = monitor_conf if plan.kind == DagKind.monitor else None
             outcome = _run_with_progress(console, plan, dag, logical_date, conf, quiet=as_json)
             outcomes[plan.kind] = outcome

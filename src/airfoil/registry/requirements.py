@@ -27,7 +27,7 @@ def pip_requirements(model: Any, *, extra: tuple[str, ...] = ()) -> list[str]:
     (e.g. `lightgbm` for an LGBMClassifier step), sorted; `extra` names more distributions."""
     names = set(BASE) | set(extra)
     for module in sorted(_modules(model)):
-        names.update(_distributions().get(module, ()))
+        names.update(_distributions_of(module))
     pinned = {}
     for name in names:
         try:
@@ -81,6 +81,22 @@ def _has_attr(obj: Any, attr: str) -> bool:
         return attr in vars(obj)
     except TypeError:
         return False
+
+
+# Modules whose distribution has another name, looked up without scanning every installed package.
+_KNOWN = {"sklearn": ("scikit-learn",), "skops": ("skops",)}
+
+
+def _distributions_of(module: str) -> tuple[str, ...]:
+    """The distributions that install top-level `module`: itself when a distribution has its name
+    (numpy, lightgbm), else from the map of every installed package (read once: ~1 s)."""
+    if module in _KNOWN:
+        return _KNOWN[module]
+    try:
+        metadata.distribution(module)
+        return (module,)
+    except metadata.PackageNotFoundError:
+        return tuple(_distributions().get(module, ()))
 
 
 @cache
