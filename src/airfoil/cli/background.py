@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from airfoil.settings import Settings
+    from airfoil.spec.model import PipelineSpec
 
 
 class Warmup:
@@ -34,6 +35,20 @@ class Warmup:
 
     def wait(self) -> None:
         self._thread.join()
+
+
+def while_airflow_starts(spec: PipelineSpec, *, train: bool) -> Warmup:
+    """While the metadata DB is checked and the DAGs parse: build the Execution API the first task
+    talks to (`wait()` on the Warmup returned before running a DAG), and when training runs, start
+    the CV worker pool."""
+    from airfoil.airflow import embedded
+
+    api = Warmup("execution-api", embedded.warm_execution_api)
+    if train:
+        from airfoil.steps import workers
+
+        Warmup("cv-workers", lambda: workers.warm(spec))
+    return api
 
 
 def after_training(settings: Settings) -> None:
