@@ -345,7 +345,7 @@ def report(
     print("-" * len(header))
 
     typical = sorted(steady, key=lambda r: r["wall"])[(len(steady) - 1) // 2]
-    print(f"\nwhere the time goes, median steady airfoil run ({typical['wall']:.1f} s, its Airflow log):")
+    print(f"\nwhere the time goes, the steady run at the (lower) median ({typical['wall']:.1f} s):")
     print(f"  {'airfoil task':<22} {'task s':>7} {'step s':>7} {'airflow s':>9}")
     b = typical["breakdown"]
     for r in b["tasks"]:
