@@ -5,15 +5,20 @@ Generates a synthetic ~200,000-row churn table (20 numeric features with ~1% mis
 pipeline spec for it, and times, each as a subprocess from process start to exit:
 
   1. `airfoil run <spec>` in a fresh AIRFOIL_HOME (also creates Airflow's and MLflow's databases)
+  then, --rounds times, interleaved:
   2. `airfoil run <spec>` again in the same home (steady state: the usual case)
   3. bench/plain_pipeline.py: the same data, split, preprocessing, candidates, CV and MLflow
-     logging + registration, written by hand without airfoil or Airflow
+     logging + registration, written by hand without airfoil or Airflow (MLflow infers the
+     model's pip requirements, as it does when a user passes none)
+  4. bench/plain_pipeline.py --pinned: the same with the explicit pinned requirements airfoil logs
 
-The headline overhead ratio is steady airfoil run / plain script (target <= 1.5). Per-task times
-are read from the Airflow log `airfoil run` writes, to show where airfoil's time goes. Figures
-also go to bench/results/pipeline.json.
+The headline overhead ratio is the median steady airfoil run / the median plain script (target
+<= 1.2); the ratio against the --pinned script is printed beside it. The split of the median
+airfoil run (before the first task, the first task's Airflow part, the other tasks' Airflow part,
+the steps, between tasks, after the last task to exit) is read from the Airflow log `airfoil run`
+writes. Figures also go to bench/results/pipeline.json.
 
-Run: .venv/bin/python bench/pipeline.py [--rows 200000] [--keep]
+Run: .venv/bin/python bench/pipeline.py [--rows 200000] [--rounds 3] [--keep]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import platform
 import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PLAIN = ROOT / "bench" / "plain_pipeline.py"
 AIRFOIL = Path(sys.executable).parent / "airfoil"
-TARGET = 1.5
+TARGET = 1.2
 NAME = "churn_bench"
 
 SPEC = f"""\
@@ -190,11 +196,54 @@ def airfoil_results(home: Path) -> dict:
     }
 
 
+def split(b: dict) -> dict[str, float]:
+    """Where one `airfoil run`'s wall time went: before the first task, the first task's Airflow part
+    (its process-wide setup: execution API, imports), the other tasks' Airflow part, the steps, the
+    gaps between tasks (DAG.test scheduling), after the last task until the process exited."""
+    tasks = b["tasks"]
+    airflow = [r["total"] - (r["step"] or 0) for r in tasks]
+    return {
+        "before first task": b["before_first_task"],
+        "first task, Airflow part": airflow[0] if airflow else 0.0,
+        "other tasks, Airflow part": sum(airflow[1:]),
+        "steps themselves": sum(r["step"] or 0 for r in tasks),
+        "between tasks": b["between_tasks"],
+        "after last task to exit": b["after_last_task"],
+    }
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def run_airfoil(label: str, spec: Path, home: Path, env: dict[str, str], cwd: Path) -> dict:
+    logs_before = set((home / "logs").glob("run-*.log")) if (home / "logs").exists() else set()
+    out = RESULTS / f"pipeline-airfoil-{label}.txt"
+    wall, epoch = timed([str(AIRFOIL), "run", str(spec)], env, cwd, out)
+    (log,) = set((home / "logs").glob("run-*.log")) - logs_before
+    shutil.copy(log, RESULTS / f"pipeline-airfoil-{label}.log")
+    breakdown = task_times(log, epoch, wall)
+    return {"wall": wall, "breakdown": breakdown, "split": split(breakdown), "result": airfoil_results(home)}
+
+
+def run_plain(label: str, data: Path, tmp: Path, env: dict[str, str], pinned: bool) -> dict:
+    plain_dir = tmp / f"plain-{label}"
+    plain_dir.mkdir()
+    result = plain_dir / "result.json"
+    cmd = [sys.executable, str(PLAIN), str(data), str(plain_dir), str(result)]
+    cmd += ["--pinned"] if pinned else []
+    wall, _ = timed(cmd, env, tmp, RESULTS / f"pipeline-plain-{label}.txt")
+    return {"wall": wall, **json.loads(result.read_text())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument(
         "--threads", type=int, default=1, help="OMP/OPENBLAS_NUM_THREADS for both sides (0: leave unset)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="steady rounds (airfoil, plain, plain --pinned); best, median"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (data, homes, logs)")
     args = parser.parse_args()
@@ -220,120 +269,142 @@ def main() -> None:
         env_airfoil = {**env, "AIRFOIL_HOME": str(home)}
         cwd = tmp  # no airfoil.toml here: settings come from the environment only
 
-        runs: dict[str, dict] = {}
-        for label in ("first", "steady"):
-            print(f"airfoil run ({label}) ...", flush=True)
-            logs_before = set((home / "logs").glob("run-*.log")) if (home / "logs").exists() else set()
-            out = RESULTS / f"pipeline-airfoil-{label}.txt"
-            wall, epoch = timed([str(AIRFOIL), "run", str(spec)], env_airfoil, cwd, out)
-            (log,) = set((home / "logs").glob("run-*.log")) - logs_before
-            shutil.copy(log, RESULTS / f"pipeline-airfoil-{label}.log")
-            runs[label] = {
-                "wall": wall,
-                "breakdown": task_times(log, epoch, wall),
-                "result": airfoil_results(home),
-            }
-
-        print("plain script ...", flush=True)
-        plain_dir = tmp / "plain"
-        plain_dir.mkdir()
-        plain_json = plain_dir / "result.json"
-        plain_wall, _ = timed(
-            [sys.executable, str(PLAIN), str(data), str(plain_dir), str(plain_json)],
-            env,
-            cwd,
-            RESULTS / "pipeline-plain.txt",
-        )
-        plain = json.loads(plain_json.read_text())
+        print("airfoil run (first, fresh home) ...", flush=True)
+        first = run_airfoil("first", spec, home, env_airfoil, cwd)
+        steady: list[dict] = []
+        plain: list[dict] = []
+        pinned: list[dict] = []
+        for n in range(1, args.rounds + 1):
+            print(f"round {n}/{args.rounds}: airfoil run (steady) ...", flush=True)
+            steady.append(run_airfoil(f"steady-{n}", spec, home, env_airfoil, cwd))
+            print(f"round {n}/{args.rounds}: plain script ...", flush=True)
+            plain.append(run_plain(f"{n}", data, tmp, env, pinned=False))
+            print(f"round {n}/{args.rounds}: plain script --pinned ...", flush=True)
+            pinned.append(run_plain(f"pinned-{n}", data, tmp, env, pinned=True))
+            print(
+                f"  airfoil {steady[-1]['wall']:.1f} s, plain {plain[-1]['wall']:.1f} s, "
+                f"plain --pinned {pinned[-1]['wall']:.1f} s",
+                flush=True,
+            )
     finally:
         if args.keep:
             print(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    first, steady = runs["first"]["wall"], runs["steady"]["wall"]
-    ratio_steady, ratio_first = steady / plain_wall, first / plain_wall
+    report(args, dataset, env, first, steady, plain, pinned)
+
+
+def report(
+    args: argparse.Namespace,
+    dataset: dict,
+    env: dict[str, str],
+    first: dict,
+    steady: list[dict],
+    plain: list[dict],
+    pinned: list[dict],
+) -> None:
+    walls = {
+        "airfoil": [r["wall"] for r in steady],
+        "plain": [r["wall"] for r in plain],
+        "pinned": [r["wall"] for r in pinned],
+    }
+    best = {k: min(v) for k, v in walls.items()}
+    med = {k: median(v) for k, v in walls.items()}
+    ratio = med["airfoil"] / med["plain"]
+    ratio_pinned = med["airfoil"] / med["pinned"]
+    load = os.getloadavg()
 
     print(
         f"\nairfoil pipeline benchmark: {dataset['rows']:,} rows x {dataset['columns']} columns "
         f"({dataset['duplicates']:,} duplicates, {dataset['missing_numeric_fraction']:.1%} numeric values "
         f"missing), Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-        f"OMP/OPENBLAS_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')} on both sides"
+        f"OMP/OPENBLAS_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')} on both sides, "
+        f"{args.rounds} steady round(s), load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
     print(
         "candidates: LogisticRegression C [0.1, 1.0]; HistGradientBoostingClassifier max_iter [200] "
         "learning_rate [0.05, 0.1] random_state [0]; 3-fold stratified CV, metric f1; "
         "n_jobs -1 on both sides\n"
     )
-    header = f"{'run (subprocess wall time, incl. interpreter start)':<54} {'seconds':>8} {'vs plain':>9}"
+    header = f"{'run (subprocess wall time, incl. interpreter start)':<58} {'best s':>7} {'median s':>9}"
+    header += f" {'vs plain':>9}"
     print(header)
     print("-" * len(header))
     print(
-        f"{'airfoil run, first (fresh home: creates Airflow+MLflow DBs)':<54} {first:>8.1f} "
-        f"{ratio_first:>8.2f}x"
+        f"{'airfoil run, first (fresh home: creates Airflow+MLflow DBs)':<58} {first['wall']:>7.1f} "
+        f"{first['wall']:>9.1f} {first['wall'] / med['plain']:>8.2f}x"
     )
-    print(f"{'airfoil run, steady state (second run, same home)':<54} {steady:>8.1f} {ratio_steady:>8.2f}x")
-    print(f"{'plain script (bench/plain_pipeline.py)':<54} {plain_wall:>8.1f} {1:>8.2f}x")
+    rows = [
+        ("airfoil run, steady state (same home)", "airfoil"),
+        ("plain script (MLflow infers requirements)", "plain"),
+        ("plain script --pinned (explicit requirements)", "pinned"),
+    ]
+    for text, key in rows:
+        print(f"{text:<58} {best[key]:>7.1f} {med[key]:>9.1f} {med[key] / med['plain']:>8.2f}x")
     print("-" * len(header))
 
-    print("\nwhere the time goes, steady airfoil run (from its Airflow log) vs the plain script:")
-    b = runs["steady"]["breakdown"]
+    typical = sorted(steady, key=lambda r: r["wall"])[(len(steady) - 1) // 2]
+    print(f"\nwhere the time goes, the steady run at the (lower) median ({typical['wall']:.1f} s):")
     print(f"  {'airfoil task':<22} {'task s':>7} {'step s':>7} {'airflow s':>9}")
+    b = typical["breakdown"]
     for r in b["tasks"]:
         step = r["step"]
         print(
             f"  {r['task']:<22} {r['total']:>7.2f} {step if step is not None else float('nan'):>7.2f} "
             f"{r['total'] - (step or 0):>9.2f}"
         )
-    print(f"  {'(all tasks)':<22} {b['in_tasks']:>7.2f}")
+    print("  split:")
+    for part, seconds in typical["split"].items():
+        print(f"    {part:<28} {seconds:>7.2f}")
+    typical_plain = sorted(plain, key=lambda r: r["wall"])[(len(plain) - 1) // 2]
+    print(f"  plain script phases (median run, {typical_plain['wall']:.1f} s):")
+    for phase, seconds in typical_plain["phases"].items():
+        print(f"    {phase:<28} {seconds:>7.2f}")
     print(
-        f"  {'before first task':<22} {b['before_first_task']:>7.2f}   process start, imports, DB check, "
-        "DAG parse + serialize"
-    )
-    print(f"  {'between tasks':<22} {b['between_tasks']:>7.2f}   DAG.test scheduling, second DAG run setup")
-    print(f"  {'after last task':<22} {b['after_last_task']:>7.2f}   summary, interpreter exit")
-    print(f"  {'plain script phase':<22} {'s':>7}")
-    for phase, seconds in plain["phases"].items():
-        print(f"  {phase:<22} {seconds:>7.2f}")
-    print(
-        f"  {'(process overhead)':<22} {plain_wall - plain['phases']['total in script']:>7.2f}   "
-        "interpreter start + exit"
+        f"    {'(process start + exit)':<28} "
+        f"{typical_plain['wall'] - typical_plain['phases']['total in script']:>7.2f}"
     )
 
-    a = runs["steady"]["result"]
-    p_test = plain["test"][plain["chosen"]]
+    a = typical["result"]
     print("\nsame work? chosen model and test metrics:")
     print(
         f"  airfoil v{a['version']}: {a['estimator']:<32} f1 {a['test'].get('f1', float('nan')):.4f}  "
         f"roc_auc {a['test'].get('roc_auc', float('nan')):.4f}"
     )
-    print(
-        f"  plain v{plain['model_version']}:   {plain['chosen']:<32} f1 {p_test['f1']:.4f}  "
-        f"roc_auc {p_test['roc_auc']:.4f}"
-    )
+    for label, p in (("plain", typical_plain), ("pinned", pinned[0])):
+        t = p["test"][p["chosen"]]
+        f1, auc = t["f1"], t["roc_auc"]
+        print(f"  {label} v{p['model_version']}: {p['chosen']:<32} f1 {f1:.4f}  roc_auc {auc:.4f}")
 
-    verdict = "meets" if ratio_steady <= TARGET else "MISSES"
+    verdict = "meets" if ratio <= TARGET else "MISSES"
     print(
-        f"\noverhead ratio airfoil/plain: steady {ratio_steady:.2f}x ({verdict} target <= {TARGET}; headline "
-        f"uses the steady-state second run), first run {ratio_first:.2f}x"
+        f"\noverhead ratio airfoil/plain (medians): {ratio:.2f}x ({verdict} target <= {TARGET}); "
+        f"against the plain script with the same explicit requirements: {ratio_pinned:.2f}x; "
+        f"best/best {best['airfoil'] / best['plain']:.2f}x and {best['airfoil'] / best['pinned']:.2f}x; "
+        f"first run {first['wall'] / med['plain']:.2f}x"
     )
 
     out = {
         "benchmark": "pipeline",
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "load_average": load,
+        "rounds": args.rounds,
         "dataset": dataset,
         "spec": SPEC,
         "omp_openblas_num_threads": env.get("OMP_NUM_THREADS"),
-        "airfoil_first_s": first,
-        "airfoil_steady_s": steady,
-        "plain_s": plain_wall,
-        "ratio_steady_vs_plain": ratio_steady,
-        "ratio_first_vs_plain": ratio_first,
+        "walls": walls,
+        "airfoil_first_s": first["wall"],
+        "median_s": med,
+        "best_s": best,
+        "ratio_vs_plain": ratio,
+        "ratio_vs_plain_pinned": ratio_pinned,
         "target": TARGET,
-        "airfoil_breakdown": {k: v["breakdown"] for k, v in runs.items()},
-        "airfoil_result": {k: v["result"] for k, v in runs.items()},
+        "airfoil_first": first,
+        "airfoil_steady": steady,
         "plain": plain,
+        "plain_pinned": pinned,
     }
     path = RESULTS / "pipeline.json"
     path.write_text(json.dumps(out, indent=2) + "\n")

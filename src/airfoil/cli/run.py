@@ -42,6 +42,7 @@ def run_pipeline(
     from rich.console import Console
 
     from airfoil.airflow import embedded
+    from airfoil.cli import background
     from airfoil.plan import build_plans
     from airfoil.settings import load_settings
 
@@ -49,6 +50,7 @@ def run_pipeline(
     settings = load_settings()
     spec_path = path.resolve()
     embedded.configure(settings, [spec_path])
+    api = background.while_airflow_starts(spec, train=only in (None, DagKind.train))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     log_path = settings.logs_dir / f"run-{spec.name}-{stamp}.log"
     # A transient DAG runs per request (the API triggers it), never as part of a pipeline run.
@@ -77,10 +79,14 @@ def run_pipeline(
             from airfoil.airflow.render import render
 
             dags = [render(plan) for plan in plans]
+            api.wait()
         outcomes: dict[DagKind, Any] = {}
+        warm_registry: background.Warmup | None = None
         queue = list(zip(plans, dags, strict=True))
         while queue:
             plan, dag = queue.pop(0)
+            if plan.kind == DagKind.train and warm_registry is None:
+                warm_registry = background.Warmup("registry", lambda: background.after_training(settings))
             conf = monitor_conf if plan.kind == DagKind.monitor else None
             outcome = _run_with_progress(console, plan, dag, logical_date, conf, quiet=as_json)
             outcomes[plan.kind] = outcome

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 from typing import TYPE_CHECKING
 
 from airfoil.settings import Settings
@@ -13,6 +15,9 @@ if TYPE_CHECKING:
 
 CHAMPION = "champion"
 HISTORY_TAG = "airfoil.champion_history"
+# One thread at a time builds a client: the first one opens (and on a new home creates) the tracking
+# store, which MLflow then caches; `warm` may be doing that in the background.
+_opening = threading.Lock()
 
 
 def client(settings: Settings) -> MlflowClient:
@@ -21,7 +26,22 @@ def client(settings: Settings) -> MlflowClient:
     import mlflow
 
     settings.home.mkdir(parents=True, exist_ok=True)
-    return mlflow.MlflowClient(settings.tracking_uri, settings.registry_uri)
+    with _opening:
+        return mlflow.MlflowClient(settings.tracking_uri, settings.registry_uri)
+
+
+def warm(settings: Settings) -> None:
+    """What registering a model first pays, done ahead (`airfoil run` calls it in a background
+    thread while training runs in worker processes): import MLflow, open the tracking store (its
+    SQLAlchemy models, the schema check), and build the module -> distribution map MLflow reads when
+    it checks a model's pip requirements against what is installed."""
+    client(settings).search_experiments(max_results=1)
+    import mlflow.sklearn  # noqa: F401  (log_model's flavor)
+
+    with contextlib.suppress(Exception):  # private to MLflow: only a warm-up, skipped if it moves
+        from mlflow.utils import requirements_utils
+
+        requirements_utils._init_packages_to_modules_map()
 
 
 def use_fluent(settings: Settings) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from airfoil.spec.model import PipelineSpec
+from airfoil.steps.metrics import Predictions, predict
 from airfoil.steps.model import positive_class, scorer
 
 CURVE_POINTS = 200  # a curve keeps at most this many points: enough to draw, small to store
@@ -15,13 +16,17 @@ IMPORTANCE_ROWS = 2000  # permutation importance on at most this many test rows
 IMPORTANCE_REPEATS = 5
 
 
-def diagnostics(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str, Any]:
-    """The report's data for one fitted model on the test split (X, y)."""
+def diagnostics(
+    spec: PipelineSpec, model: Any, X: Any, y: Any, predictions: Predictions | None = None
+) -> dict[str, Any]:
+    """The report's data for one fitted model on the test split (X, y) (`predictions`: the model's on
+    X, when already made)."""
+    p = predictions if predictions is not None else predict(spec, model, X)
     out: dict[str, Any] = {"task": spec.task, "rows": len(X), "metric": spec.metric}
     if spec.task == "classification":
-        out.update(_classification(spec, model, X, y))
+        out.update(_classification(spec, model, y, p))
     else:
-        out.update(_regression(spec, model, X, y))
+        out.update(_regression(spec, y, p))
     out["importance"] = importance(spec, model, X, y)
     return out
 
@@ -41,7 +46,9 @@ def importance(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str, Any]
         n_repeats=IMPORTANCE_REPEATS,
         random_state=spec.split.seed,
         max_samples=rows,
-        n_jobs=1,
+        # Columns in parallel on the train step's worker pool (still warm from CV); every column
+        # uses the same seed drawn once, so the result does not depend on n_jobs.
+        n_jobs=spec.train.n_jobs,
     )
     ranked = sorted(
         zip(X.columns, result.importances_mean, result.importances_std, strict=True), key=lambda t: -t[1]
@@ -55,12 +62,12 @@ def importance(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str, Any]
     }
 
 
-def _classification(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str, Any]:
+def _classification(spec: PipelineSpec, model: Any, y: Any, p: Predictions) -> dict[str, Any]:
     import numpy as np
     from sklearn import metrics as m
 
     classes = list(model.classes_)
-    pred = model.predict(X)
+    pred = p.pred
     matrix = m.confusion_matrix(y, pred, labels=classes)
     out: dict[str, Any] = {
         "classes": [_plain(c) for c in classes],
@@ -68,9 +75,9 @@ def _classification(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str,
         "roc": [],
         "pr": [],
     }
-    if not hasattr(model, "predict_proba"):
+    if p.proba is None:
         return out
-    proba = model.predict_proba(X)
+    proba = p.proba
     targets = [positive_class(spec, classes)] if len(classes) == 2 else classes
     truth = np.asarray(y)
     for c in targets:
@@ -95,10 +102,10 @@ def _classification(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str,
     return out
 
 
-def _regression(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str, Any]:
+def _regression(spec: PipelineSpec, y: Any, p: Predictions) -> dict[str, Any]:
     import numpy as np
 
-    pred = np.asarray(model.predict(X), dtype=float)
+    pred = np.asarray(p.pred, dtype=float)
     actual = np.asarray(y, dtype=float)
     rng = np.random.default_rng(spec.split.seed)
     keep = np.sort(rng.choice(len(pred), size=min(RESIDUAL_POINTS, len(pred)), replace=False))

@@ -21,9 +21,10 @@ def evaluate(ctx: StepContext, dataset: dict[str, Any], tuned: list[dict[str, An
     X, y = feature_frame(test, spec), test[spec.target]
     chosen = max(tuned, key=lambda t: t["rank_score"])
     rows = []
-    chosen_model = None
+    chosen_model, chosen_predictions = None, None
     for t in tuned:
         model = modelfile.load(t["model"])
+        predictions = metrics.predict(spec, model, X)  # once per candidate: metrics, plots, report
         rows.append(
             {
                 "candidate": t["candidate"],
@@ -31,13 +32,14 @@ def evaluate(ctx: StepContext, dataset: dict[str, Any], tuned: list[dict[str, An
                 "best_params": t["best_params"],
                 "cv_score": t["cv_score"],
                 "cv_std": t["cv_std"],
-                "test": metrics.compute(spec, model, X, y),
+                "test": metrics.compute(spec, model, X, y, predictions),
             }
         )
         if t is chosen:
-            chosen_model = model
-    plots = _plots(ctx, chosen_model, X, y)
-    report = diagnostics(spec, chosen_model, X, y)
+            chosen_model, chosen_predictions = model, predictions
+    assert chosen_predictions is not None
+    plots = _plots(ctx, chosen_model, y, chosen_predictions)
+    report = diagnostics(spec, chosen_model, X, y, chosen_predictions)
     report_uri = ctx.uri("diagnostics.json")
     result = {
         "chosen": chosen["candidate"],
@@ -53,7 +55,7 @@ def evaluate(ctx: StepContext, dataset: dict[str, Any], tuned: list[dict[str, An
     return result
 
 
-def _plots(ctx: StepContext, model: Any, X: Any, y: Any) -> dict[str, str]:
+def _plots(ctx: StepContext, model: Any, y: Any, p: metrics.Predictions) -> dict[str, str]:
     """Confusion matrix + ROC curve (classification) or residual plots (regression), as PNG."""
     import matplotlib
 
@@ -65,13 +67,13 @@ def _plots(ctx: StepContext, model: Any, X: Any, y: Any) -> dict[str, str]:
     figures: dict[str, Any] = {}
     if ctx.spec.task == "classification":
         fig, ax = plt.subplots(figsize=(5, 4.5))
-        ConfusionMatrixDisplay.from_estimator(model, X, y, ax=ax, colorbar=False)
+        ConfusionMatrixDisplay.from_predictions(y, p.pred, ax=ax, colorbar=False)
         ax.set_title(f"{ctx.spec.name}: confusion matrix (test set)")
         figures["confusion_matrix.png"] = fig
-        if hasattr(model, "predict_proba"):
+        if p.proba is not None:
             fig, ax = plt.subplots(figsize=(5, 4.5))
             classes = list(model.classes_)
-            proba = model.predict_proba(X)
+            proba = p.proba
             targets = [positive_class(ctx.spec, classes)] if len(classes) == 2 else classes
             for c in targets:
                 if (y == c).any() and not (y == c).all():
@@ -84,8 +86,8 @@ def _plots(ctx: StepContext, model: Any, X: Any, y: Any) -> dict[str, str]:
             figures["roc_curve.png"] = fig
     else:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-        PredictionErrorDisplay.from_estimator(model, X, y, kind="residual_vs_predicted", ax=axes[0])
-        PredictionErrorDisplay.from_estimator(model, X, y, kind="actual_vs_predicted", ax=axes[1])
+        PredictionErrorDisplay.from_predictions(y, p.pred, kind="residual_vs_predicted", ax=axes[0])
+        PredictionErrorDisplay.from_predictions(y, p.pred, kind="actual_vs_predicted", ax=axes[1])
         fig.suptitle(f"{ctx.spec.name}: residuals (test set)")
         figures["residuals.png"] = fig
     for name, fig in figures.items():

@@ -3,18 +3,38 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 from airfoil.spec.model import PipelineSpec
 from airfoil.steps.model import positive_class
 
 
-def compute(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str, float]:
-    """Every metric of the task, on (X, y)."""
+@dataclass(frozen=True)
+class Predictions:
+    """A model's answers on a test set, computed once and shared by metrics, plots and diagnostics."""
+
+    pred: Any
+    proba: Any | None  # class probabilities (a classifier with predict_proba), else None
+
+
+def predict(spec: PipelineSpec, model: Any, X: Any) -> Predictions:
+    """`model.predict(X)`, and `predict_proba(X)` for a classifier that has it."""
+    proba = None
+    if spec.task == "classification" and hasattr(model, "predict_proba"):
+        proba = model.predict_proba(X)
+    return Predictions(model.predict(X), proba)
+
+
+def compute(
+    spec: PipelineSpec, model: Any, X: Any, y: Any, predictions: Predictions | None = None
+) -> dict[str, float]:
+    """Every metric of the task, on (X, y) (`predictions`: the model's on X, when already made)."""
     import numpy as np
     from sklearn import metrics as m
 
-    pred = model.predict(X)
+    p = predictions if predictions is not None else predict(spec, model, X)
+    pred = p.pred
     if spec.task == "regression":
         return {
             "rmse": float(np.sqrt(m.mean_squared_error(y, pred))),
@@ -23,7 +43,7 @@ def compute(spec: PipelineSpec, model: Any, X: Any, y: Any) -> dict[str, float]:
         }
     classes = list(model.classes_)
     out = {"accuracy": float(m.accuracy_score(y, pred))}
-    proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
+    proba = p.proba
     if len(classes) == 2:
         pos = positive_class(spec, classes)
         for name, fn in (("precision", m.precision_score), ("recall", m.recall_score), ("f1", m.f1_score)):

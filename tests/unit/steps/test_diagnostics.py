@@ -53,3 +53,26 @@ def test_a_classifier_without_probabilities_has_no_curves(make_spec) -> None:
     X, y = df[["x1", "x2"]], df["label"]
     d = diagnostics(make_spec(train={"metric": "accuracy"}), LinearSVC().fit(X, y), X, y)
     assert d["roc"] == [] and d["pr"] == [] and sum(map(sum, d["confusion"])) == 200
+
+
+def test_importance_is_the_same_on_the_worker_pool_as_in_one_process(make_spec) -> None:
+    from airfoil.steps.diagnostics import importance
+
+    df = classification_frame(n=3000)
+    X, y = df[["x1", "x2", "color"]], df["label"]
+    X = X.assign(color=X["color"].astype("category").cat.codes)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    alone = importance(make_spec(train={"n_jobs": 1}), model, X, y)
+    pooled = importance(make_spec(train={"n_jobs": 2}), model, X, y)
+    assert pooled == alone
+    assert alone["rows"] == 2000  # sampled: the same rows either way
+
+
+def test_diagnostics_from_predictions_made_once_match_the_models_own(make_spec) -> None:
+    from airfoil.steps.metrics import predict
+
+    df = classification_frame(n=600)
+    X, y = df[["x1", "x2"]], df["label"]
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    spec = make_spec()
+    assert diagnostics(spec, model, X, y, predict(spec, model, X)) == diagnostics(spec, model, X, y)
