@@ -40,14 +40,19 @@ types: $(STAMP)
 
 test: lint types
 	bash .ci/services.sh
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse.py
-	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/pipeline.py --rounds 2
+	$(BIN)/python bench/serve.py --workers 1 2
+	$(BIN)/python bench/batch.py --sizes 1000000,16000000
+	$(BIN)/python bench/score_task.py --runs 5
+	$(BIN)/python bench/onnx_models.py
+	$(BIN)/python bench/transient.py
 	$(BIN)/python bench/monitor.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/cluster.py
