@@ -5,7 +5,6 @@ schema is versioned with Alembic (`store.migrate`).
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,7 @@ import sqlalchemy as sa
 
 from airfoil.store import migrate
 from airfoil.store.bulk import BulkLoader
-from airfoil.store.ledger import Batch, StoreError, StoreUnavailable, batch_from
+from airfoil.store.ledger import Batch, PerUrl, StoreError, batch_from, unavailable
 from airfoil.store.schema import BatchKind, BatchStatus, batches, predictions, profiles
 
 if TYPE_CHECKING:
@@ -225,42 +224,21 @@ def _batch(row: Any) -> Batch | None:
     return None if row is None else batch_from(dict(row._mapping))
 
 
-class _Stores:
-    """The process's open stores, one per URL: they hold connection pools worth reusing."""
-
-    def __init__(self) -> None:
-        self._open: dict[str, PredictionStore] = {}
-        self._lock = threading.Lock()
-
-    def get(self, settings: Settings) -> PredictionStore:
-        with self._lock:
-            store = self._open.get(settings.store_url)
-            if store is None:
-                store = PredictionStore(settings.store_url)
-                try:
-                    store.upgrade()
-                except sa.exc.OperationalError as exc:
-                    raise StoreUnavailable(
-                        f"cannot open the prediction store "
-                        f"{store.url.render_as_string(hide_password=True)}: {exc.orig}; "
-                        "check AIRFOIL_STORE_URL and that the database is running"
-                    ) from exc
-                self._open[settings.store_url] = store
-            return store
-
-    def close_all(self) -> None:
-        with self._lock:
-            for store in self._open.values():
-                store.close()
-            self._open.clear()
+def _opened(url: str) -> PredictionStore:
+    store = PredictionStore(url)
+    try:
+        store.upgrade()
+    except sa.exc.OperationalError as exc:
+        raise unavailable(store.url.render_as_string(hide_password=True), exc.orig) from exc
+    return store
 
 
-_stores = _Stores()
+_stores = PerUrl(_opened)
 
 
 def open_store(settings: Settings) -> PredictionStore:
     """The process's store for `settings.store_url`, its schema upgraded to the newest revision."""
-    return _stores.get(settings)
+    return _stores.get(settings.store_url)
 
 
 def close_all() -> None:

@@ -3,9 +3,11 @@ the SQLAlchemy store (`db`) and the plain one of scoring processes (`plain`), ne
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from airfoil.errors import AirfoilError, Unavailable
 from airfoil.store.kinds import BatchKind, BatchStatus
@@ -60,3 +62,41 @@ def batch_from(data: dict[str, Any]) -> Batch:
         if isinstance(data[k], str):
             data[k] = json.loads(data[k])
     return Batch(**data)
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Closable)
+
+
+class PerUrl(Generic[S]):
+    """The process's open stores of one kind, one per URL, each opened once by `opener` (they hold
+    connections worth reusing)."""
+
+    def __init__(self, opener: Callable[[str], S]) -> None:
+        self._opener = opener
+        self._open: dict[str, S] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str) -> S:
+        with self._lock:
+            store = self._open.get(url)
+            if store is None:
+                store = self._open[url] = self._opener(url)
+            return store
+
+    def close_all(self) -> None:
+        with self._lock:
+            for store in self._open.values():
+                store.close()
+            self._open.clear()
+
+
+def unavailable(shown_url: str, why: object) -> StoreUnavailable:
+    """The error of a store whose database does not answer (`shown_url`: without its password)."""
+    return StoreUnavailable(
+        f"cannot open the prediction store {shown_url}: {why}; "
+        "check AIRFOIL_STORE_URL and that the database is running"
+    )

@@ -10,14 +10,13 @@ SQLAlchemy and Alembic (`db.open_store`), which are closed before the plain stor
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airfoil.store.bulk import BulkLoader, Dialect
 from airfoil.store.kinds import HEAD, VERSION_TABLE, BatchKind, BatchStatus
-from airfoil.store.ledger import Batch, StoreError, StoreUnavailable, batch_from
+from airfoil.store.ledger import Batch, PerUrl, StoreError, batch_from, unavailable
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -195,29 +194,8 @@ def parse_url(url: str) -> tuple[Dialect, str]:
     return "postgresql", f"postgresql://{rest}"
 
 
-class _PlainStores:
-    """The process's plain stores, one per URL."""
-
-    def __init__(self) -> None:
-        self._open: dict[str, PlainStore] = {}
-        self._lock = threading.Lock()
-
-    def get(self, settings: Settings) -> PlainStore:
-        with self._lock:
-            store = self._open.get(settings.store_url)
-            if store is None:
-                store = self._open[settings.store_url] = _opened(settings)
-            return store
-
-    def close_all(self) -> None:
-        with self._lock:
-            for store in self._open.values():
-                store.close()
-            self._open.clear()
-
-
-def _opened(settings: Settings) -> PlainStore:
-    store = PlainStore(settings.store_url)
+def _opened(url: str) -> PlainStore:
+    store = PlainStore(url)
     if store.dialect == "sqlite":
         Path(store.target).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -225,21 +203,18 @@ def _opened(settings: Settings) -> PlainStore:
     except StoreError:
         raise
     except Exception as exc:
-        raise StoreUnavailable(
-            f"cannot open the prediction store {shown_url(settings.store_url)}: {exc}; "
-            "check AIRFOIL_STORE_URL and that the database is running"
-        ) from exc
+        raise unavailable(shown_url(url), exc) from exc
     if at == HEAD:
         return store
     store.close()  # no connection of ADBC's SQLite open while SQLAlchemy's migrates the file
     from airfoil.store import db
 
-    migrated = db.PredictionStore(settings.store_url)
+    migrated = db.PredictionStore(url)
     try:
         migrated.upgrade()
     finally:
         migrated.close()
-    return PlainStore(settings.store_url)
+    return PlainStore(url)
 
 
 def shown_url(url: str) -> str:
@@ -251,12 +226,12 @@ def shown_url(url: str) -> str:
     return f"{scheme}{sep}{rest}"
 
 
-_stores = _PlainStores()
+_stores = PerUrl(_opened)
 
 
 def open_plain_store(settings: Settings) -> PlainStore:
     """The process's plain store for `settings.store_url`, its schema at the newest revision."""
-    return _stores.get(settings)
+    return _stores.get(settings.store_url)
 
 
 def close_plain_stores() -> None:
