@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from peer_venv import peer_python
 
 EVIDENTLY_VERSION = "0.7.23"
 REQUIREMENTS = [f"evidently=={EVIDENTLY_VERSION}", "pandas<3", "pyarrow"]
@@ -84,28 +84,6 @@ with open(out_path, "w") as f:
 """
 
 
-def _venv_python(base: Path) -> Path:
-    """The venv's interpreter, creating the venv and installing Evidently into it if not done yet."""
-    venv = base / "venv"
-    python = venv / "bin" / "python"
-    marker = venv / ".airfoil-installed"
-    wanted = "\n".join(REQUIREMENTS)
-    if marker.exists() and python.exists() and marker.read_text() == wanted:
-        return python
-    msg = f"evidently_peer: installing Evidently {EVIDENTLY_VERSION} into {venv} (a minute or two)"
-    print(msg, file=sys.stderr, flush=True)
-    base.mkdir(parents=True, exist_ok=True)
-    steps = [[shutil.which("python3.11") or sys.executable, "-m", "venv", str(venv)]]
-    steps.append([str(python), "-m", "pip", "install", "-q", *REQUIREMENTS])
-    for cmd in steps:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr)[-4000:]
-            raise RuntimeError(f"{' '.join(cmd)} failed with exit code {proc.returncode}:\n{tail}")
-    marker.write_text(wanted)
-    return python
-
-
 def run_evidently(
     reference: str,
     current: str,
@@ -124,7 +102,7 @@ def run_evidently(
     no figure.
     """
     base = Path(workdir or tempfile.gettempdir()) / "airfoil-bench-evidently"
-    python = _venv_python(base)
+    python = peer_python(base, REQUIREMENTS, f"Evidently {EVIDENTLY_VERSION}")
     worker = base / "worker.py"
     worker.write_text(WORKER)
     with tempfile.TemporaryDirectory(dir=base) as tmp:

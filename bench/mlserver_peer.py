@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from peer_venv import peer_python
 
 MLSERVER_VERSION = "1.7.1"
 
@@ -35,23 +35,7 @@ def requirements() -> list[str]:
 def mlserver_python() -> Path:
     """The venv's interpreter, creating the venv and installing MLServer into it if not done yet."""
     base = Path(tempfile.gettempdir()) / "airfoil-bench-mlserver"
-    venv = base / "venv"
-    python = venv / "bin" / "python"
-    marker = venv / ".airfoil-installed"
-    wanted = "\n".join(requirements())
-    if marker.exists() and python.exists() and marker.read_text() == wanted:
-        return python
-    print(f"mlserver_peer: installing MLServer {MLSERVER_VERSION} into {venv} (a few minutes)", flush=True)
-    base.mkdir(parents=True, exist_ok=True)
-    steps = [[shutil.which("python3.11") or sys.executable, "-m", "venv", "--clear", str(venv)]]
-    steps.append([str(python), "-m", "pip", "install", "-q", *requirements()])
-    for cmd in steps:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            tail = (proc.stdout + proc.stderr)[-4000:]
-            raise RuntimeError(f"{' '.join(cmd)} failed with exit code {proc.returncode}:\n{tail}")
-    marker.write_text(wanted)
-    return python
+    return peer_python(base, requirements(), f"MLServer {MLSERVER_VERSION}")
 
 
 def model_dir(root: Path, name: str, joblib_file: Path, port: int) -> Path:
