@@ -12,6 +12,12 @@ import typer
 from airfoil.errors import AirfoilError
 
 
+class Format(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    json = "json"
+
+
 class Task(StrEnum):
     classification = "classification"
     regression = "regression"
@@ -26,7 +32,9 @@ def init_command(  # noqa: PLR0917 - typer maps each parameter to an option
         ),
     ],
     target: Annotated[str, typer.Option(help="the column to predict", show_default=False)],
-    name: Annotated[str | None, typer.Option(help="pipeline name [default: the file's stem]")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="pipeline name (default: the file's stem, or the query's table)")
+    ] = None,
     task: Annotated[Task | None, typer.Option(help="instead of inferring it from the target")] = None,
     time: Annotated[
         str | None, typer.Option(help="column of dates (or ordered numbers) for a time-based split")
@@ -35,9 +43,11 @@ def init_command(  # noqa: PLR0917 - typer maps each parameter to an option
         "pipeline.yaml"
     ),
     force: Annotated[bool, typer.Option(help="overwrite an existing output file")] = False,
-    sql: Annotated[str | None, typer.Option(help="read the rows of this query from the database DATA")] = None,
+    sql: Annotated[
+        str | None, typer.Option(help="read the rows of this query from the database DATA")
+    ] = None,
     format: Annotated[
-        str | None, typer.Option(help="csv, parquet or json, when the extension does not tell")
+        Format | None, typer.Option(help="the file format, when the extension does not tell")
     ] = None,
 ) -> None:
     """Write a first pipeline.yaml for your data: task, preparation, validation rules, split,
@@ -54,7 +64,9 @@ def init_command(  # noqa: PLR0917 - typer maps each parameter to an option
             err=True,
         )
         raise typer.Exit(1)
-    req = Request(data, target, output, name, task.value if task else None, time, sql, format)
+    req = Request(
+        data, target, output, name, task.value if task else None, time, sql, format.value if format else None
+    )
     try:
         with console.status(f"reading {'the query' if sql else data} ..."):
             made = scaffold(req)
@@ -75,4 +87,6 @@ def init_command(  # noqa: PLR0917 - typer maps each parameter to an option
     spec = shlex.quote(str(output))
     console.print(f"\n[green]wrote {output}[/] (it loads as a valid spec). Next:")
     console.print(f"  airfoil validate {spec}   # check it again after you edit it", soft_wrap=True)
-    console.print(f"  airfoil run {spec}        # train, register, gate and promote through Airflow", soft_wrap=True)
+    console.print(
+        f"  airfoil run {spec}        # train, register, gate and promote through Airflow", soft_wrap=True
+    )

@@ -109,7 +109,9 @@ def _read(source: FileSource | SqlSource) -> pd.DataFrame:
 def _name(req: Request) -> str:
     if req.name is not None:
         if not PIPELINE_NAME.match(req.name):
-            raise DataError(f"--name {req.name!r}: use letters, digits and underscores, starting with a letter")
+            raise DataError(
+                f"--name {req.name!r}: use letters, digits and underscores, starting with a letter"
+            )
         return req.name
     if req.sql:
         found = re.search(r"\bfrom\s+[\"'`\[]?([A-Za-z_][\w.]*)", req.sql, re.IGNORECASE)
@@ -148,7 +150,9 @@ def _check(text: str, output: Path, data: pd.DataFrame) -> PipelineSpec:
         spec = parse_spec(text, str(output), base_dir=output.resolve().parent)
         check_imports(spec, str(output))
     except SpecError as exc:
-        raise RuntimeError(f"airfoil init inferred a spec that does not load (a bug):\n{exc}\n{text}") from exc
+        raise RuntimeError(
+            f"airfoil init inferred a spec that does not load (a bug):\n{exc}\n{text}"
+        ) from exc
     broken = broken_rules(data, spec.validation)
     if broken:
         raise RuntimeError(f"airfoil init inferred rules its own data breaks (a bug): {broken}\n{text}")

@@ -47,8 +47,8 @@ def task_of(target: Column, forced: str | None) -> tuple[str, Why]:
         )
     if target.distinct == 1:
         raise DataError(
-            f"the target {target.name!r} holds one value ({target.values[0]!r}) in every row: there is "
-            "nothing to predict; choose another --target, or data with more than one value in it"
+            f"the target {target.name!r} holds one value ({(target.values or ('?',))[0]!r}) in every row: "
+            "there is nothing to predict; choose another --target, or data with more than one value in it"
         )
     if forced == "regression" and not target.numeric:
         example = target.values[0] if target.values else "text"

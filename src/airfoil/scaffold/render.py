@@ -15,7 +15,9 @@ INLINE = frozenset({"source"})  # sections short enough for one line
 
 def flow(value: Any) -> str:
     """One value as inline YAML (`{a: 1, b: [x, y]}`, a quoted string where YAML needs one)."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=1_000_000, allow_unicode=True, sort_keys=False)
+    text = yaml.safe_dump(
+        value, default_flow_style=True, width=1_000_000, allow_unicode=True, sort_keys=False
+    )
     return text.removesuffix("\n...\n").strip()
 
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 SEED = 42
 CV = 3
 GAP = 0.1  # a model must close this share of the gap between the baseline and a perfect score
-_SMALL = {
+_Candidates = dict[str, list[tuple[str, dict[str, list[Any]]]]]
+_SMALL: _Candidates = {
     "classification": [
         ("sklearn.linear_model.LogisticRegression", {"C": [0.1, 1.0], "max_iter": [1000]}),
         ("sklearn.ensemble.RandomForestClassifier", {"n_estimators": [100], "min_samples_leaf": [1, 5]}),
@@ -27,7 +28,7 @@ _SMALL = {
         ("sklearn.ensemble.RandomForestRegressor", {"n_estimators": [100], "min_samples_leaf": [1, 5]}),
     ],
 }
-_LARGE = {
+_LARGE: _Candidates = {
     "classification": [
         ("sklearn.linear_model.LogisticRegression", {"C": [1.0], "max_iter": [1000]}),
         ("sklearn.ensemble.HistGradientBoostingClassifier", {"max_iter": [200], "learning_rate": [0.1]}),
@@ -83,19 +84,29 @@ def _class_metric(counts: dict[Any, int]) -> tuple[str, Any, Why]:
     if len(counts) == 2:
         positive = rarest
         written = str(positive) if isinstance(positive, float) else positive
-        why = [f"positive_class {positive!r}: the rarer class ({shares[positive]:.1%}), usually the one to find"]
+        why = [
+            f"positive_class {positive!r}: the rarer class ({shares[positive]:.1%}), usually the one to find"
+        ]
         if shares[rarest] < 0.4:
-            return "f1", written, [
-                *why,
-                f"metric f1 (of {positive!r}): the classes are imbalanced, accuracy would flatter a model "
-                "that ignores the rare class",
-            ]
+            return (
+                "f1",
+                written,
+                [
+                    *why,
+                    f"metric f1 (of {positive!r}): the classes are imbalanced, accuracy would flatter "
+                    "a model that ignores the rare class",
+                ],
+            )
         return "accuracy", written, [*why, "metric accuracy: the two classes are balanced"]
     if shares[rarest] < 0.5 / len(counts):
-        return "f1", None, [
-            f"metric f1 (macro: every class counts the same): {len(counts)} imbalanced classes, the "
-            f"rarest {rarest!r} is {shares[rarest]:.1%} of rows"
-        ]
+        return (
+            "f1",
+            None,
+            [
+                f"metric f1 (macro: every class counts the same): {len(counts)} imbalanced classes, the "
+                f"rarest {rarest!r} is {shares[rarest]:.1%} of rows"
+            ],
+        )
     return "accuracy", None, [f"metric accuracy: {len(counts)} classes of similar size"]
 
 
@@ -165,5 +176,5 @@ def _up(x: float) -> float:
 
 
 def _down(x: float) -> float:
-    digits = 3 - int(math.floor(math.log10(abs(x)))) - 1 if x else 0
+    digits = 2 - math.floor(math.log10(abs(x))) if x else 0
     return math.floor(x * 10**digits) / 10**digits

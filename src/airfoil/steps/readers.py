@@ -74,7 +74,9 @@ def read_head(fs: Any, path: str, fmt: str, rows: int) -> pd.DataFrame:
 
                 pf = pq.ParquetFile(f)
                 first = next(pf.iter_batches(batch_size=rows), None)
-                return (pa.Table.from_batches([first]) if first else pf.schema_arrow.empty_table()).to_pandas()
+                return (
+                    pa.Table.from_batches([first]) if first else pf.schema_arrow.empty_table()
+                ).to_pandas()
             if path.endswith(".jsonl"):
                 return pd.read_json(f, lines=True, nrows=rows)
     except Exception as exc:

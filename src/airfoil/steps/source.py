@@ -41,7 +41,7 @@ def read_sample(
             first = next(chunks, None)
             more = first is not None and next(chunks, None) is not None
         finally:
-            chunks.close()
+            getattr(chunks, "close")()  # noqa: B009 - a generator: closing it closes the connection
         return (first if first is not None else pd.DataFrame()), more
     fs, paths = readers.expand(source.path)
     if not paths or not all(fs.exists(p) for p in paths):

@@ -109,7 +109,11 @@ BAD = [
     ),
     ({"target": "label", "task": "regression"}, None, "--task regression needs a numeric target"),
     ({"target": "label", "time": "color"}, None, "--time 'color' holds neither dates nor numbers"),
-    ({"target": "label", "time": "wen"}, None, "--time 'wen' is not a column of the data; did you mean 'when'?"),
+    (
+        {"target": "label", "time": "wen"},
+        None,
+        "--time 'wen' is not a column of the data; did you mean 'when'?",
+    ),
     ({"target": "label", "name": "my-pipe"}, None, "--name 'my-pipe': use letters, digits and underscores"),
     ({"target": "label"}, "few", "only 10 rows have a value in the target 'label'; at least 20"),
     ({"target": "label"}, "nothing left", "no column is left to learn from"),

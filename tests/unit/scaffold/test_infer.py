@@ -22,10 +22,18 @@ def _col(values: list, name: str = "c"):
 @pytest.mark.parametrize(
     ("values", "name", "reason"),
     [
-        (list(range(1, N + 1)), "row", "id-like (a different whole number in every row, in increasing order)"),
+        (
+            list(range(1, N + 1)),
+            "row",
+            "id-like (a different whole number in every row, in increasing order)",
+        ),
         (list(np.random.default_rng(0).permutation(N) + 1000), "customer_id", "id-like (a different whole"),
         ([f"u{i:03d}" for i in range(N)], "user", "id-like (a different value in every row)"),
-        ([f"name {i % 80}" for i in range(100)], "name", "mostly unique text (80 distinct values in 100 rows)"),
+        (
+            [f"name {i % 80}" for i in range(100)],
+            "name",
+            "mostly unique text (80 distinct values in 100 rows)",
+        ),
         ([7] * N, "k", "constant (every row with a value holds 7)"),
         (["x"] * (N - 5) + [None] * 5, "k", "constant (every row with a value holds 'x')"),
         ([None] * N, "k", "empty (no value in 60 rows)"),
@@ -172,7 +180,11 @@ def test_split_stratified_random_or_by_time() -> None:
 
 def test_time_column_from_option_or_the_date_column() -> None:
     df = pd.DataFrame(
-        {"when": [f"2024-01-{i + 1:02d}" for i in range(20)], "year": [2000 + i for i in range(20)], "y": [1, 2] * 10}
+        {
+            "when": [f"2024-01-{i + 1:02d}" for i in range(20)],
+            "year": [2000 + i for i in range(20)],
+            "y": [1, 2] * 10,
+        }
     )
     cols = profile(df)
     assert infer.time_column(cols, "y", None)[0] == "when"
@@ -182,7 +194,14 @@ def test_time_column_from_option_or_the_date_column() -> None:
 
 def _spec(task: str, split: dict, train: dict) -> PipelineSpec:
     return PipelineSpec.model_validate(
-        {"name": "t", "task": task, "source": {"path": "x.csv"}, "target": "y", "split": split, "train": train}
+        {
+            "name": "t",
+            "task": task,
+            "source": {"path": "x.csv"},
+            "target": "y",
+            "split": split,
+            "train": train,
+        }
     )
 
 
@@ -206,5 +225,7 @@ def test_regression_gate_beats_the_mean() -> None:
 
 
 def test_close_names_are_suggested() -> None:
-    with pytest.raises(DataError, match=r"--target 'diagnosys' is not a column of the data; did you mean 'diagnosis'\?"):
+    with pytest.raises(
+        DataError, match=r"--target 'diagnosys' is not a column of the data; did you mean 'diagnosis'\?"
+    ):
         infer.require_column("diagnosys", ["id", "diagnosis"], "--target")
