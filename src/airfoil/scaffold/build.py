@@ -61,7 +61,7 @@ def scaffold(req: Request) -> Scaffold:
     infer.check_rows(target)
     counts = None
     if task == "classification":
-        counts = {k: int(v) for k, v in df[req.target].value_counts().items()}
+        counts = {_scalar(k): int(v) for k, v in df[req.target].value_counts().items()}
         infer.check_classes(target, counts)
     time, time_why = infer.time_column(cols, req.target, req.time)
     drops = [r for c in cols.values() if c.name not in (req.target, time) and (r := infer.drop_reason(c))]
@@ -93,6 +93,11 @@ def scaffold(req: Request) -> Scaffold:
     text = render(_header(req, df, source), sections)
     spec = _check(text, req.output, df.drop(columns=list(dropped)))
     return Scaffold(text, spec, sections, len(df), len(df.columns), df.attrs.get("sampled", False))
+
+
+def _scalar(value: Any) -> Any:
+    """A numpy scalar as the Python value (YAML writes those); 1.0 stays a float."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _read(source: FileSource | SqlSource) -> pd.DataFrame:

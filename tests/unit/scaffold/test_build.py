@@ -72,6 +72,20 @@ def test_regression_with_task_and_no_time(tmp_path: Path) -> None:
     assert made.spec.split.by is None and not made.spec.split.stratify
 
 
+@pytest.mark.parametrize(
+    ("labels", "positive"),
+    [
+        ([0] * 80 + [1] * 40, 1),
+        ([True] * 80 + [False] * 40, False),
+        ([0.0] * 80 + [1.0] * 39 + [None], "1.0"),  # a float column (it has a gap): the class is 1.0
+    ],
+)
+def test_numeric_and_boolean_classes(tmp_path: Path, labels: list, positive: object) -> None:
+    df = _frame().assign(flag=labels)
+    made = scaffold(Request(_csv(tmp_path, df), "flag", tmp_path / "p.yaml"))
+    assert made.spec.task == "classification" and made.spec.train.positive_class == positive
+
+
 def test_sql_source(tmp_path: Path) -> None:
     db = tmp_path / "shop.db"
     engine = sa.create_engine(f"sqlite:///{db}")
