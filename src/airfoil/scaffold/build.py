@@ -64,14 +64,17 @@ def scaffold(req: Request) -> Scaffold:
         counts = {_scalar(k): int(v) for k, v in df[req.target].value_counts().items()}
         infer.check_classes(target, counts)
     time, time_why = infer.time_column(cols, req.target, req.time)
-    drops = [r for c in cols.values() if c.name not in (req.target, time) and (r := infer.drop_reason(c))]
-    dropped = {d.split(": ", 1)[0] for d in drops}
+    drops = [
+        (c.name, r) for c in cols.values() if c.name not in (req.target, time) and (r := infer.drop_reason(c))
+    ]
+    dropped = {name for name, _ in drops}
     kept = [c for c in cols.values() if c.name not in dropped]
     features = [c for c in kept if c.name not in (req.target, time)]
     if not features:
+        listed = "; ".join(f"{n}: {r}" for n, r in drops)
         raise DataError(
             f"no column is left to learn from: besides the target {req.target!r}"
-            f"{f' and the time {time!r}' if time else ''}, every column is dropped ({'; '.join(drops)})"
+            f"{f' and the time {time!r}' if time else ''}, every column is dropped ({listed})"
         )
     prepare, prepare_why = infer.prepare(features, drops)
     validate, validate_why = infer.validate(kept)

@@ -95,23 +95,23 @@ def drop_reason(col: Column) -> str | None:
     """Why a column is not a model input (None: it is one)."""
     present = col.rows - col.nulls
     if col.distinct == 0:
-        return f"{col.name}: empty (no value in {col.rows} rows)"
+        return f"empty (no value in {col.rows} rows)"
     if col.distinct == 1:
         value = col.values[0] if col.values else None
-        return f"{col.name}: constant (every row with a value holds {value!r}): nothing to learn from"
+        return f"constant (every row with a value holds {value!r}): nothing to learn from"
     all_unique = col.distinct == present and col.nulls == 0 and present >= 10
     if all_unique and col.kind == "integer" and (col.in_order or _ID_NAME.search(col.name)):
         order = ", in increasing order" if col.in_order else ""
-        return f"{col.name}: id-like (a different whole number in every row{order})"
+        return f"id-like (a different whole number in every row{order})"
     if col.kind == "string" and all_unique:
-        return f"{col.name}: id-like (a different value in every row)"
+        return "id-like (a different value in every row)"
     if col.kind == "string" and col.distinct > 50 and col.distinct > MOSTLY_UNIQUE * present:
         return (
-            f"{col.name}: mostly unique text ({col.distinct} distinct values in {present} rows), "
+            f"mostly unique text ({col.distinct} distinct values in {present} rows), "
             "like a name: too many to encode"
         )
     if col.kind == "datetime":
-        return f"{col.name}: dates, not a model input as they are (a prepare step can derive numbers)"
+        return "dates, not a model input as they are (a prepare step can derive numbers)"
     return None
 
 
@@ -145,13 +145,13 @@ def time_column(cols: dict[str, Column], target: str, forced: str | None) -> tup
     ]
 
 
-def prepare(features: list[Column], drops: list[str]) -> tuple[dict[str, Any], Why]:
+def prepare(features: list[Column], drops: list[tuple[str, str]]) -> tuple[dict[str, Any], Why]:
     """drop_columns, impute, encode, scale for these model inputs."""
     out: dict[str, Any] = {}
     why: Why = []
     if drops:
-        out["drop_columns"] = [d.split(": ", 1)[0] for d in drops]
-        why += [f"drop {d}" for d in drops]
+        out["drop_columns"] = [name for name, _ in drops]
+        why += [f"drop {name}: {reason}" for name, reason in drops]
     missing = [c for c in features if c.nulls]
     impute: dict[str, str] = {}
     if any(c.numeric for c in missing):

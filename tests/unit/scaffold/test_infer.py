@@ -42,7 +42,7 @@ def _col(values: list, name: str = "c"):
 )
 def test_dropped_columns_are_named_with_the_reason(values: list, name: str, reason: str) -> None:
     got = infer.drop_reason(_col(values, name))
-    assert got is not None and got.startswith(f"{name}: ") and reason in got
+    assert got is not None and got.startswith(reason)
 
 
 @pytest.mark.parametrize(
@@ -108,13 +108,14 @@ def test_prepare_imputes_encodes_and_scales_what_the_data_needs() -> None:
         }
     )
     cols = list(profile(df).values())
-    out, why = infer.prepare(cols, ["id: id-like (a different value in every row)"])
+    out, why = infer.prepare(cols, [("id", "id-like (a different value in every row)")])
     assert out == {
         "drop_columns": ["id"],
         "impute": {"numeric": "median", "categorical": "most_frequent"},
         "encode": "onehot",
         "scale": "standard",
     }
+    assert why[0] == "drop id: id-like (a different value in every row)"
     assert any("num (25.0%), cat (25.0%)" in w for w in why)
     wide = profile(pd.DataFrame({"cat": [f"c{i % 30}" for i in range(90)]}))["cat"]
     out, why = infer.prepare([wide], [])
