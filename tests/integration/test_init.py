@@ -2,6 +2,7 @@
 read with SQL: each inferred spec trains a champion, and its rules accept the data they came from.
 
 One `airfoil run` per data set, all in this module (one xdist worker): runs are the slow part.
+examples/transient_weather is not here: its data is seattle_weather's, file for file.
 """
 
 from __future__ import annotations
