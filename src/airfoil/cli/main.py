@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from airfoil.cli import up as stack_cli
+from airfoil.cli.init import init_command
 from airfoil.errors import AirfoilError
 
 app = typer.Typer(
@@ -144,6 +145,8 @@ def report(
     path.write_text(html, encoding="utf-8")
     typer.secho(f"report of {name} v{shown}: {path} ({len(html.encode()) / 1024:.0f} KB)", fg="green")
 
+
+app.command("init")(init_command)  # a first pipeline.yaml from a data file (cli/init.py)
 
 # `airfoil up` / `status` / `down`: the production-shaped stack (cli/up.py)
 app.command("up")(stack_cli.up_command)

@@ -14,6 +14,8 @@ from airfoil.steps.source import read_source
 if TYPE_CHECKING:
     import pandas as pd
 
+    from airfoil.spec.model import PipelineSpec
+
 
 def clean(df: pd.DataFrame, ctx: StepContext) -> pd.DataFrame:
     """Row-level cleaning that needs no fitting: drop columns, duplicates, custom steps."""
@@ -75,7 +77,7 @@ def split(
     df = df[df[spec.target].notna()].reset_index(drop=True)
     if len(df) < 4:
         raise DataError(f"only {len(df)} rows have a target value; at least 4 are needed to split and train")
-    train, test = _split(df, ctx)
+    train, test = split_frame(df, spec)
     if train.empty or test.empty:
         raise DataError(
             f"the split left the {'train' if train.empty else 'test'} set empty; "
@@ -97,10 +99,12 @@ def split(
     return dataset
 
 
-def _split(df: pd.DataFrame, ctx: StepContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_frame(df: pd.DataFrame, spec: PipelineSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and test rows as `spec.split` says (time-based, stratified or random); also what
+    `airfoil init` uses to measure its baseline on the same test rows the pipeline will use."""
     import pandas as pd
 
-    cfg, target = ctx.spec.split, ctx.spec.target
+    cfg, target = spec.split, spec.target
     if cfg.by is not None:
         if cfg.by not in df.columns:
             raise DataError(f"split.by names {cfg.by!r}, not in the data; columns are {list(df.columns)}")

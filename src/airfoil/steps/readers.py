@@ -59,6 +59,31 @@ def read_frame(fs: Any, path: str, fmt: str) -> pd.DataFrame:
         raise DataError(f"cannot read {path} as {fmt}: {exc}") from exc
 
 
+def read_head(fs: Any, path: str, fmt: str, rows: int) -> pd.DataFrame:
+    """The first `rows` rows of a file (all of a shorter one), typed as `read_frame` types them.
+    A JSON array (not JSON lines) is read whole: it has no rows before its end."""
+    import pandas as pd
+
+    try:
+        with fs.open(path, "rb") as f:
+            if fmt == "csv":
+                return pd.read_csv(f, nrows=rows)
+            if fmt == "parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                pf = pq.ParquetFile(f)
+                first = next(pf.iter_batches(batch_size=rows), None)
+                return (
+                    pa.Table.from_batches([first]) if first else pf.schema_arrow.empty_table()
+                ).to_pandas()
+            if path.endswith(".jsonl"):
+                return pd.read_json(f, lines=True, nrows=rows)
+    except Exception as exc:
+        raise DataError(f"cannot read {path} as {fmt}: {exc}") from exc
+    return read_frame(fs, path, fmt).head(rows)
+
+
 def query(source: SqlSource, field: str, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
     """The query's rows: one DataFrame, or DataFrames of `chunk_rows`; a database error names `field`."""
     import pandas as pd

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airfoil.artifacts import io
 from airfoil.errors import DataValidationError
-from airfoil.spec.model import ColumnRule
+from airfoil.spec.model import ColumnRule, Validate
 from airfoil.steps.context import StepContext
 
 if TYPE_CHECKING:
@@ -15,7 +15,11 @@ if TYPE_CHECKING:
 
 def check(df: pd.DataFrame, ctx: StepContext) -> list[str]:
     """Return one message per broken rule (empty when the data passes)."""
-    rules = ctx.spec.validation
+    return broken_rules(df, ctx.spec.validation)
+
+
+def broken_rules(df: pd.DataFrame, rules: Validate) -> list[str]:
+    """One message per rule of `rules` that `df` breaks (empty when the data passes)."""
     failures: list[str] = []
     if len(df) < rules.min_rows:
         failures.append(f"{len(df)} rows, fewer than validate.min_rows = {rules.min_rows}")
