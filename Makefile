@@ -40,7 +40,7 @@ types: $(STAMP)
 
 test: lint types
 	bash .ci/services.sh
-	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit

@@ -226,7 +226,9 @@ def shared_registry(tmp_path_factory: pytest.TempPathFactory, key: str, *example
     """A registry with the champion of each example (or VARIANTS), built once per test session
     (xdist workers share it).
 
-    Whoever comes first builds it under a lock; later callers reuse it. Callers must not change it.
+    Whoever comes first builds it under a lock; later callers reuse it. Callers must not change it
+    (copy its home with `home_copy` to change it). What each `airfoil run` printed is kept:
+    `run_output(registry, example)`.
     """
     import fcntl
 
@@ -242,11 +244,26 @@ def shared_registry(tmp_path_factory: pytest.TempPathFactory, key: str, *example
             af = Airfoil(home=base / "home", workdir=base)
             if not done.exists():
                 for name in examples:
-                    af("run", str(example_spec(name, base)))
+                    proc = af("run", str(example_spec(name, base)))
+                    (base / f"run-{name}.out").write_text(proc.stdout)
                 done.write_text("ok")
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return af
+
+
+def run_output(registry: Airfoil, example: str) -> str:
+    """What `airfoil run` of `example` printed when `shared_registry` built `registry`."""
+    return (registry.workdir / f"run-{example}.out").read_text()
+
+
+def home_copy(base: Airfoil, dest: Path) -> Path:
+    """A copy of a shared registry's home, minus its prediction store and logs, that a test may change.
+
+    Its MLflow runs keep their artifacts where they are (read only); runs the copy logs add theirs
+    beside them, under their own run ids."""
+    shutil.copytree(base.home, dest, ignore=shutil.ignore_patterns("predictions.db*", "logs"))
+    return dest
 
 
 @pytest.fixture(scope="module")

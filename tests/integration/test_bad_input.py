@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES
-from tests.integration.conftest import Airfoil
+from tests.integration.conftest import Airfoil, home_copy
 
 pytestmark = pytest.mark.integration
 
@@ -58,11 +58,11 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def with_champion(tmp_path_factory: pytest.TempPathFactory) -> Airfoil:
-    """One home where breast_cancer v1 is already champion."""
+def with_champion(champions_registry: Airfoil, tmp_path_factory: pytest.TempPathFactory) -> Airfoil:
+    """One home where breast_cancer v1 is already champion: a copy of the session's shared registry
+    (the example trained once per session), which these runs may change."""
     base = tmp_path_factory.mktemp("bad-input")
-    airfoil = Airfoil(home=base / "home", workdir=base)
-    airfoil("run", str(EXAMPLES / "breast_cancer" / "pipeline.yaml"))
+    airfoil = Airfoil(home=home_copy(champions_registry, base / "home"), workdir=base)
     assert airfoil.champion("breast_cancer") == 1
     return airfoil
 

@@ -31,7 +31,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import EXAMPLES, POSTGRES, require_postgres
-from tests.integration.conftest import BIN, Airfoil
+from tests.integration.conftest import BIN, Airfoil, home_copy
 
 pytestmark = pytest.mark.integration
 
@@ -139,16 +139,10 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _home_copy(base: Airfoil, dest: Path) -> Path:
-    """The shared registry's home, minus its prediction store and logs: this test may change it."""
-    shutil.copytree(base.home, dest, ignore=shutil.ignore_patterns("predictions.db*", "logs"))
-    return dest
-
-
 def _case(base: Airfoil, tmp_path: Path, backend: str) -> Iterator[Case]:
     token = uuid.uuid4().hex[:10]
     url = POSTGRES if backend == "postgresql" else f"sqlite:///{tmp_path / 'store' / 'predictions.db'}"
-    airfoil = StoreAirfoil(home=_home_copy(base, tmp_path / "home"), workdir=tmp_path, store_url=url)
+    airfoil = StoreAirfoil(home=home_copy(base, tmp_path / "home"), workdir=tmp_path, store_url=url)
     folder = tmp_path / "pipeline"
     shutil.copytree(EXAMPLES / NAME, folder)
     for stem in (FIRST, SECOND):
@@ -456,7 +450,7 @@ def test_predict_without_champion_fails_clearly(champions_registry: Airfoil, tmp
     assert "Traceback" not in proc.stderr
 
     # Registered, but no version holds the champion alias (say, every candidate failed the gate).
-    home = _home_copy(champions_registry, tmp_path / "home")
+    home = home_copy(champions_registry, tmp_path / "home")
     from airfoil.registry.client import client
     from airfoil.settings import load_settings
 

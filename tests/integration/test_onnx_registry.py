@@ -6,14 +6,13 @@ served by scikit-learn, in `airfoil models list` and its --json."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.integration.conftest import Airfoil
+from tests.integration.conftest import Airfoil, home_copy
 from tests.integration.serving.support import CARS_COLUMNS, CARS_ROWS
 
 pytestmark = pytest.mark.integration
@@ -47,8 +46,8 @@ def test_the_cars_champion_is_batch_scored_by_onnx(champions_registry: Airfoil, 
     from airfoil.registry.versions import load_version
     from airfoil.settings import load_settings
 
-    home = tmp_path / "home"  # a copy: predicting writes to the store, and the shared registry is read-only
-    shutil.copytree(champions_registry.home, home, ignore=shutil.ignore_patterns("predictions.db*", "logs"))
+    # a copy: predicting writes to the store, and the shared registry is read-only
+    home = home_copy(champions_registry, tmp_path / "home")
     af = Airfoil(home=home, workdir=tmp_path)
     source, out = tmp_path / "cars.csv", tmp_path / "cars.parquet"
     pd.DataFrame(CARS_ROWS, columns=CARS_COLUMNS).to_csv(source, index=False)

@@ -1,4 +1,9 @@
-"""Both examples end to end through real Airflow (DAG.test) and real MLflow, checked in the registry."""
+"""The examples end to end through real Airflow (DAG.test) and real MLflow, checked in the registry.
+
+breast_cancer's and cars' first run is the one that builds the session's shared registry
+(`champions_registry`: each example's own spec, `airfoil run` in a fresh home); these tests check
+what it printed and left behind, read only, and run again in a copy of that home.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.integration.conftest import Airfoil
+from tests.integration.conftest import Airfoil, home_copy, run_output
 
 pytestmark = pytest.mark.integration
 
@@ -22,16 +27,16 @@ def _mlflow(home: Path) -> MlflowClient:
     return MlflowClient(uri, uri)
 
 
-def test_breast_cancer_end_to_end(airfoil: Airfoil, examples: Path) -> None:
-    proc = airfoil("run", str(examples / "breast_cancer" / "pipeline.yaml"))
-    out = proc.stdout
+def test_breast_cancer_end_to_end(champions_registry: Airfoil, airfoil: Airfoil, examples: Path) -> None:
+    first = champions_registry  # `airfoil run` of the example in a fresh home, read only here
+    out = run_output(first, "breast_cancer")
     assert "breast_cancer__prepare success" in out and "breast_cancer__train success" in out
     assert "LogisticRegression" in out and "RandomForestClassifier" in out  # the candidates table
     assert "registered breast_cancer v1" in out
     assert "v1 is now champion" in out and "no champion yet" in out
     assert "mlflow ui --backend-store-uri" in out and "airfoil up" in out
 
-    [v1] = airfoil.versions("breast_cancer")
+    [v1] = first.versions("breast_cancer")
     assert v1["version"] == 1 and v1["aliases"] == ["champion"] and v1["status"] == "READY"
     assert set(v1["metrics"]) == CLASSIFICATION_METRICS
     assert v1["metrics"]["f1"] >= 0.9 and v1["metrics"]["roc_auc"] >= 0.95
@@ -39,7 +44,7 @@ def test_breast_cancer_end_to_end(airfoil: Airfoil, examples: Path) -> None:
     assert v1["created_at"]
 
     # The prepared split: Parquet under the artifact root, fingerprinted, published as latest.
-    latest = json.loads((airfoil.home / "artifacts/breast_cancer/dataset/latest.json").read_text())
+    latest = json.loads((first.home / "artifacts/breast_cancer/dataset/latest.json").read_text())
     assert v1["dataset_fingerprint"] == latest["fingerprint"]
     assert latest["train"]["rows"] + latest["test"]["rows"] == 569
     train_file = Path(latest["train"]["uri"])
@@ -47,7 +52,7 @@ def test_breast_cancer_end_to_end(airfoil: Airfoil, examples: Path) -> None:
     assert hashlib.sha256(train_file.read_bytes()).hexdigest() == latest["train"]["sha256"]
 
     # MLflow: the version's tags, a parent run with a nested run per candidate, plots, skops model.
-    c = _mlflow(airfoil.home)
+    c = _mlflow(first.home)
     mv = c.get_model_version("breast_cancer", "1")
     assert mv.tags["airflow_dag_id"] == "breast_cancer__train"
     assert mv.tags["airflow_run_id"].startswith("manual__")
@@ -66,11 +71,13 @@ def test_breast_cancer_end_to_end(airfoil: Airfoil, examples: Path) -> None:
     assert {"confusion_matrix.png", "roc_curve.png", "candidates.json"} <= artifacts
 
     # XCom carries references and numbers, never data: every value is small JSON.
-    with sqlite3.connect(airfoil.home / "airflow" / "airflow.db") as db:
+    with sqlite3.connect(first.home / "airflow" / "airflow.db") as db:
         sizes = [len(str(value)) for (value,) in db.execute("select value from xcom")]
     assert sizes and max(sizes) < 20_000
 
-    # A second run on the same data: same fingerprint, a second version that ties the champion.
+    # A second run on the same data (in a copy of that home): same fingerprint, a second version that
+    # ties the champion.
+    home_copy(first, airfoil.home)
     proc = airfoil("run", str(examples / "breast_cancer" / "pipeline.yaml"))
     assert "registered breast_cancer v2" in proc.stdout
     versions = airfoil.versions("breast_cancer")
@@ -81,9 +88,9 @@ def test_breast_cancer_end_to_end(airfoil: Airfoil, examples: Path) -> None:
     assert airfoil.champion("breast_cancer") == 2
 
 
-def test_cars_regression_with_missing_values_and_custom_step(airfoil: Airfoil, examples: Path) -> None:
-    proc = airfoil("run", str(examples / "cars" / "pipeline.yaml"))
-    assert "registered cars v1" in proc.stdout
+def test_cars_regression_with_missing_values_and_custom_step(champions_registry: Airfoil) -> None:
+    airfoil = champions_registry  # `airfoil run` of the example in a fresh home, read only here
+    assert "registered cars v1" in run_output(airfoil, "cars")
     [v1] = airfoil.versions("cars")
     assert set(v1["metrics"]) == {"rmse", "mae", "r2"}
     assert v1["aliases"] == ["champion"], v1["promoted"]

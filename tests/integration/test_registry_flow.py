@@ -1,4 +1,9 @@
-"""The gate, promote by hand, rollback, and idempotent re-runs of the same DAG run."""
+"""The gate, promote by hand, rollback, and idempotent re-runs of the same DAG run.
+
+Each test starts from a copy of the session's shared registry (`champions_registry`): breast_cancer
+prepared and trained from its example, v1 champion; what the first run proves is checked in
+test_pipeline_e2e.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Airfoil
+from tests.integration.conftest import Airfoil, home_copy
 
 pytestmark = pytest.mark.integration
 
-# breast_cancer with one small candidate: these tests are about the registry, not the search
+# breast_cancer with one small candidate, fitted in this process: these tests are about the
+# registry, not the search
 SLIM = {
-    "  cv: 5\n": "  cv: 2\n",
+    "  cv: 5\n": "  cv: 2\n  n_jobs: 1\n",
     "    - {estimator: sklearn.ensemble.RandomForestClassifier, params: {n_estimators: [100], "
     "max_depth: [null, 8]}}\n": "",
 }
 
 
-def test_failed_gate_keeps_champion_then_promote_and_rollback(airfoil: Airfoil, example_copy) -> None:
-    spec = example_copy("breast_cancer", SLIM)
-    airfoil("run", str(spec))
+def test_failed_gate_keeps_champion_then_promote_and_rollback(
+    champions_registry: Airfoil, airfoil: Airfoil, example_copy
+) -> None:
+    home_copy(champions_registry, airfoil.home)
     assert airfoil.champion("breast_cancer") == 1
 
     strict = example_copy(
@@ -54,18 +61,23 @@ def test_failed_gate_keeps_champion_then_promote_and_rollback(airfoil: Airfoil, 
     assert proc.returncode == 1 and "no registered model named 'nope'" in proc.stderr
 
 
-def test_rerunning_the_same_dag_run_registers_no_second_version(airfoil: Airfoil, example_copy) -> None:
+def test_rerunning_the_same_dag_run_registers_no_second_version(
+    champions_registry: Airfoil, airfoil: Airfoil, example_copy
+) -> None:
+    home_copy(champions_registry, airfoil.home)  # prepared, and v1 registered
     spec = str(example_copy("breast_cancer", SLIM))
-    airfoil("run", spec, "--only", "prepare")
     first = airfoil("run", spec, "--only", "train", "--logical-date", "2025-01-01T00:00:00")
-    assert "registered breast_cancer v1" in first.stdout
+    assert "registered breast_cancer v2" in first.stdout
+    promoted = "v2 is now champion" in first.stdout
     again = airfoil("run", spec, "--only", "train", "--logical-date", "2025-01-01T00:00:00")
     assert "already registered by this DAG run" in again.stdout
-    [v1] = airfoil.versions("breast_cancer")
-    assert v1["aliases"] == ["champion"]
+    v2, v1 = airfoil.versions("breast_cancer")
+    assert (v2["version"], v1["version"]) == (2, 1)
+    # the re-run moved no alias either
+    assert (v2["aliases"], v1["aliases"]) == ((["champion"], []) if promoted else ([], ["champion"]))
     # A new DAG run (another logical date) is a new version.
     airfoil("run", spec, "--only", "train", "--logical-date", "2025-01-02T00:00:00")
-    assert [v["version"] for v in airfoil.versions("breast_cancer")] == [2, 1]
+    assert [v["version"] for v in airfoil.versions("breast_cancer")] == [3, 2, 1]
 
 
 def test_train_without_prepared_data_says_what_to_run(airfoil: Airfoil, examples: Path) -> None:
