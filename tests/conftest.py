@@ -39,6 +39,7 @@ LONGEST_FIRST = (
     "tests/integration/test_cluster.py",
     "tests/integration/test_report.py",
     "tests/integration/test_monitor.py",
+    "tests/integration/test_init.py",
     "tests/integration/test_batch.py",
     "tests/integration/test_transient_airflow.py",
     "tests/integration/test_registry_flow.py",
