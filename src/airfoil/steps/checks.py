@@ -14,7 +14,7 @@ Both start from the same rules: `missing_columns` and `row_count`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +24,23 @@ from airfoil.artifacts.features import Features
 from airfoil.errors import DataError
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import pyarrow as pa
 
     from airfoil.spec.model import ColumnRule
+
+    Rule: TypeAlias = ColumnRule | "Bounds"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What `check_rows` reads of a column rule: the spec's `ColumnRule`, or these fields handed as JSON
+    to a process that does not load the spec (the batch `score` task, `steps.batch.scoring_fields`)."""
+
+    min: float | None = None
+    max: float | None = None
+    allowed: list[Any] | None = None
 
 
 @dataclass
@@ -72,7 +86,7 @@ def row_count(values: dict[str, Any], max_rows: int | None = None) -> int:
 def check_rows(
     table: pa.Table | pa.RecordBatch,
     columns: list[dict[str, Any]],
-    rules: dict[str, ColumnRule] | None = None,
+    rules: Mapping[str, Rule] | None = None,
 ) -> Checked:
     """Check every row against the model's columns ({name, type, nullable}) and the spec's column rules.
 
@@ -121,7 +135,7 @@ def _reject(reasons: _Reasons, mask: np.ndarray, message: Any) -> None:
         reasons.reject(int(i), message(i) if callable(message) else message)
 
 
-def _numbers(name: str, arr: Any, nullable: bool, rule: ColumnRule | None, reasons: _Reasons) -> np.ndarray:
+def _numbers(name: str, arr: Any, nullable: bool, rule: Rule | None, reasons: _Reasons) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -151,7 +165,7 @@ def _numbers(name: str, arr: Any, nullable: bool, rule: ColumnRule | None, reaso
 
 
 def _number_rules(
-    name: str, values: np.ndarray, nullable: bool, rule: ColumnRule | None, reasons: _Reasons
+    name: str, values: np.ndarray, nullable: bool, rule: Rule | None, reasons: _Reasons
 ) -> np.ndarray:
     if np.isfinite(values).all() and (rule is None or (rule.min is None and rule.max is None)):
         return values  # the usual case: one check
@@ -172,7 +186,7 @@ def _number_rules(
     return values
 
 
-def _strings(name: str, arr: Any, nullable: bool, rule: ColumnRule | None, reasons: _Reasons) -> np.ndarray:
+def _strings(name: str, arr: Any, nullable: bool, rule: Rule | None, reasons: _Reasons) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
