@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from airfoil.artifacts.arrow_start import skip_pandas_probe
 from airfoil.errors import DataError
 from airfoil.registry.card import model_card
 from airfoil.registry.loaded import process_models
@@ -82,6 +83,7 @@ def score(ctx: StepContext, model: dict[str, Any], block: dict[str, Any]) -> dic
 
     The spec is read only when the `champion` task handed no scoring fields (a run it started before
     it did)."""
+    skip_pandas_probe()  # a new process per block on a cluster: pandas would be a third of its start
     fields = model.get("scoring") or scoring_fields(ctx)
     card = model.get("card")
     loaded = (

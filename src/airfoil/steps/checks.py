@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from airfoil.artifacts.arrow_start import call, cast
 from airfoil.artifacts.features import Features
 from airfoil.errors import DataError
 
@@ -137,11 +138,10 @@ def _reject(reasons: _Reasons, mask: np.ndarray, message: Any) -> None:
 
 def _numbers(name: str, arr: Any, nullable: bool, rule: Rule | None, reasons: _Reasons) -> np.ndarray:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         try:
-            arr = pc.cast(arr, pa.float64())
+            arr = cast(arr, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # some values are not numbers
             text = arr.to_numpy(zero_copy_only=False)
             values = np.full(len(text), np.nan)
@@ -160,7 +160,7 @@ def _numbers(name: str, arr: Any, nullable: bool, rule: Rule | None, reasons: _R
             values = np.full(len(arr), np.nan)
             return _number_rules(name, values, nullable, rule, reasons)
         raise DataError(f"column {name!r} holds {arr.type}, but the model takes numbers")
-    values = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)  # nulls become NaN
+    values = cast(arr, pa.float64()).to_numpy(zero_copy_only=False)  # nulls become NaN
     return _number_rules(name, values, nullable, rule, reasons)
 
 
@@ -188,18 +188,19 @@ def _number_rules(
 
 def _strings(name: str, arr: Any, nullable: bool, rule: Rule | None, reasons: _Reasons) -> np.ndarray:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = pc.cast(arr, pa.string())  # category codes stored as numbers, booleans: their text
+        arr = cast(arr, pa.string())  # category codes stored as numbers, booleans: their text
     values = arr.to_numpy(zero_copy_only=False)
     if arr.null_count and not nullable:
         _reject(
             reasons,
-            pc.is_null(arr).to_numpy(zero_copy_only=False),
+            call("is_null", arr).to_numpy(zero_copy_only=False),
             f"{name}: missing value, and the model's column allows none",
         )
     if rule is not None and rule.allowed is not None:
+        import pyarrow.compute as pc
+
         allowed = pa.array([str(a) for a in rule.allowed], pa.string())
         bad = pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, value_set=allowed)))
         _reject(
