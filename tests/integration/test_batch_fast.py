@@ -120,25 +120,26 @@ def test_score_task_imports_no_spec_model_pandas_or_sklearn(
         path.parent.mkdir(exist_ok=True)
         path.write_text("\n".join(source) + "\n")
         blocks[side] = file_block(str(path))
-    args = {"spec": str(spec), "dag_id": dag_id, "model": model, "block": blocks["handed"]}
-    env = {**champions_registry.env}
-    proc = subprocess.run(
-        [sys.executable, "-c", SCORE, json.dumps(args)], env=env, capture_output=True, text=True, check=False
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    child = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert child["heavy"] == [], proc.stderr
-    assert child["out"]["rows"] == len(source) - 1 and child["out"]["rejected"] >= 1
-
-    # The same block scored the way a task did before it was handed the spec's fields: the same rows.
-    before = {k: v for k, v in model.items() if k != "scoring"}
-    out = run_step(
-        "airfoil.steps.batch:score", str(spec), RunInfo(dag_id, "test", "score", map_index=1),
-        {"model": before, "block": blocks["from_spec"]},
-    )  # fmt: skip
-    assert {k: out[k] for k in ("rows", "scored", "rejected")} == {
-        k: child["out"][k] for k in ("rows", "scored", "rejected")
-    }
+    # Each side in a new process, as on a cluster; the other as a task did before it was handed the
+    # spec's fields (it reads the spec): both store the same rows.
+    models = {"handed": model, "from_spec": {k: v for k, v in model.items() if k != "scoring"}}
+    child = {}
+    for side, block in blocks.items():
+        args = {"spec": str(spec), "dag_id": dag_id, "model": models[side], "block": block}
+        proc = subprocess.run(
+            [sys.executable, "-c", SCORE, json.dumps(args)],
+            env=champions_registry.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        child[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert child["handed"]["heavy"] == []
+    assert "airfoil.spec.model" in child["from_spec"]["heavy"]
+    counts = {side: {k: c["out"][k] for k in ("rows", "scored", "rejected")} for side, c in child.items()}
+    assert counts["handed"] == counts["from_spec"]
+    assert counts["handed"]["rows"] == len(source) - 1 and counts["handed"]["rejected"] >= 1
     store = PredictionStore(load_settings().store_url)
     stored = {}
     for side, block in blocks.items():
