@@ -8,10 +8,10 @@ calls `airfoil.steps.runner.run_step("airfoil.steps.batch:score", ...)`. Airflow
 N runs each, a new block file each run:
 
   card      the `champion` task's output as it is now: the version's card (artifact URIs with
-            sha256, serving metadata, input example): the model comes from the artifact store,
-            and MLflow is never imported
-  registry  the output as it was: the version number only, so the task looks the version up in
-            MLflow (import, open the tracking store) before it loads it
+            sha256, serving metadata, input example) and the spec's scoring fields: the model comes
+            from the artifact store, and neither MLflow nor the spec's pydantic model is imported
+  registry  the output as it was: the version number only, so the task reads the spec and looks the
+            version up in MLflow (import, open the tracking store) before it loads it
 
 Each side's median and the ratio are printed; the child reports whether MLflow was imported.
 Target (issue 12): task start -> first chunk scored <= 0.5 s with the card.
@@ -53,7 +53,8 @@ args = json.loads(sys.argv[1])
 run = RunInfo("breast_cancer__batch_predict", "bench", "score")
 inputs = {"model": args["model"], "block": args["block"]}
 out = run_step("airfoil.steps.batch:score", args["spec"], run, inputs)
-heavy = sorted(m for m in ("mlflow", "sqlalchemy", "alembic", "pandas", "sklearn") if m in sys.modules)
+left_out = ("mlflow", "sqlalchemy", "alembic", "pandas", "sklearn", "pydantic")
+heavy = sorted(m for m in left_out if m in sys.modules)
 print(json.dumps({"done_at": time.time(), "scored": out["scored"], "mlflow": "mlflow" in sys.modules,
                   "heavy": heavy}))
 """
@@ -74,17 +75,14 @@ def main() -> None:
             subprocess.run([str(AIRFOIL), "run", str(spec), "--only", only], env=env, check=True,
                            capture_output=True)  # fmt: skip
         os.environ.update(env)
-        from airfoil.registry.card import model_card
-        from airfoil.registry.client import client
-        from airfoil.registry.versions import champion_version
-        from airfoil.settings import load_settings
         from airfoil.steps.blocks import file_block
+        from airfoil.steps.context import RunInfo
+        from airfoil.steps.runner import run_step
 
-        settings = load_settings()
-        version = champion_version(client(settings), "breast_cancer")
-        assert version is not None
-        card = model_card(settings, "breast_cancer", version)
-        sides = {"card": {"version": version, "card": card}, "registry": {"version": version}}
+        run = RunInfo("breast_cancer__batch_predict", "bench", "champion")
+        pinned = run_step("airfoil.steps.batch:pin_champion", str(spec), run, {})
+        assert pinned["card"] is not None
+        sides = {"card": pinned, "registry": {"version": pinned["version"]}}
         source = (work / "breast_cancer" / "incoming" / "patients-2024-06-01.csv").read_text()
         seconds: dict[str, list[float]] = {side: [] for side in sides}
         imported: dict[str, bool] = {}
@@ -117,8 +115,8 @@ def main() -> None:
         results["card_over_registry"] = round(ratio, 3)
     for side in sides:
         r = results[side]
-        print(f"  {side:9s} process start -> block scored: median {r['median_s']:.2f} s "
-              f"(imported: {', '.join(r['heavy_imports']) or 'no mlflow, pandas, sklearn'})")  # fmt: skip
+        heavy = ", ".join(r["heavy_imports"]) or "no mlflow, pandas, sklearn, pydantic"
+        print(f"  {side:9s} process start -> block scored: median {r['median_s']:.2f} s (imported: {heavy})")
     print(f"  card / registry: {ratio:.2f}; target with the card <= 0.5 s: "
           f"{'met' if results['card']['median_s'] <= 0.5 else 'NOT met'}")  # fmt: skip
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}

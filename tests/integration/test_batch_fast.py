@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,80 @@ def test_predict_imports_neither_mlflow_nor_sqlalchemy(
             conn.execute(sa.text(f"delete from {table} where batch_id = :b"), {"b": batch.id})
         conn.execute(sa.text("delete from airfoil_batches where id = :b"), {"b": batch.id})
     store.close()
+
+
+SCORE = """
+import json, sys
+from airfoil.steps.context import RunInfo
+from airfoil.steps.runner import run_step
+args = json.loads(sys.argv[1])
+run = RunInfo(args["dag_id"], "test", "score", map_index=0)
+inputs = {"model": args["model"], "block": args["block"]}
+out = run_step("airfoil.steps.batch:score", args["spec"], run, inputs)
+left_out = ("pydantic", "airfoil.spec.model", "sklearn", "skops", "mlflow", "sqlalchemy", "pandas")
+print(json.dumps({"out": out, "heavy": sorted(m for m in left_out if m in sys.modules)}))
+"""
+
+
+@pytest.mark.parametrize("name", ["breast_cancer", "cars"])
+def test_score_task_imports_no_spec_model_pandas_or_sklearn(
+    champions_registry: Airfoil, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A batch `score` task (a new process per block on a cluster) with what the `champion` task hands
+    it: neither the spec's pydantic model nor pandas, scikit-learn or MLflow is imported, and it
+    stores exactly the rows a `score` task reading the spec stores."""
+    from airfoil.steps.blocks import file_block
+    from airfoil.steps.context import RunInfo
+    from airfoil.steps.runner import run_step
+
+    monkeypatch.setenv("AIRFOIL_HOME", str(champions_registry.home))
+    spec = tmp_path / "pipeline.yaml"  # the example with a batch section (cars has none)
+    shutil.copytree(EXAMPLES / name, tmp_path, dirs_exist_ok=True)
+    if name == "cars":
+        text = spec.read_text() + "deploy:\n  batch: {input: 'blocks/*.csv', chunk_rows: 100}\n"
+        spec.write_text(text)
+        source = (EXAMPLES / name / "data" / "cars.csv").read_text().splitlines()[:250]
+    else:
+        source = SOURCE.read_text().splitlines()
+    source.append(",".join(["oops"] * len(source[0].split(","))))  # one row rejected
+    dag_id = f"{name}__batch_predict"
+    model = run_step("airfoil.steps.batch:pin_champion", str(spec), RunInfo(dag_id, "test", "champion"), {})
+    assert model["card"] is not None and model["scoring"]["pipeline"] == name
+
+    blocks = {}
+    for side in ("handed", "from_spec"):
+        path = tmp_path / "blocks" / f"{side}.csv"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("\n".join(source) + "\n")
+        blocks[side] = file_block(str(path))
+    # Each side in a new process, as on a cluster; the other as a task did before it was handed the
+    # spec's fields (it reads the spec): both store the same rows.
+    models = {"handed": model, "from_spec": {k: v for k, v in model.items() if k != "scoring"}}
+    child = {}
+    for side, block in blocks.items():
+        args = {"spec": str(spec), "dag_id": dag_id, "model": models[side], "block": block}
+        proc = subprocess.run(
+            [sys.executable, "-c", SCORE, json.dumps(args)],
+            env=champions_registry.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        child[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert child["handed"]["heavy"] == []
+    assert "airfoil.spec.model" in child["from_spec"]["heavy"]
+    counts = {side: {k: c["out"][k] for k in ("rows", "scored", "rejected")} for side, c in child.items()}
+    assert counts["handed"] == counts["from_spec"]
+    assert counts["handed"]["rows"] == len(source) - 1 and counts["handed"]["rejected"] >= 1
+    store = PredictionStore(load_settings().store_url)
+    stored = {}
+    for side, block in blocks.items():
+        batch = store.batch(name, BatchKind.block, block["id"])
+        assert batch is not None and batch.status == "done"
+        stored[side] = [
+            {k: r[k] for k in ("row_index", "row_id", "prediction", "probabilities", "rejected")}
+            for r in store.predictions(batch.id)
+        ]
+    store.close()
+    assert stored["handed"] == stored["from_spec"] and len(stored["handed"]) == len(source) - 1

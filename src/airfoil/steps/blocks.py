@@ -7,14 +7,16 @@ and the ledger never scores the same bytes twice.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fsspec
 
 from airfoil.artifacts import io
 from airfoil.errors import DataError
-from airfoil.spec.model import SqlSource
 from airfoil.steps import readers
+
+if TYPE_CHECKING:
+    from airfoil.spec.model import SqlSource
 
 PREDICTIONS_SUFFIX = ".predictions.parquet"  # the Parquet copy `write_parquet` puts beside an input
 

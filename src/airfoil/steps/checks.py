@@ -14,19 +14,34 @@ Both start from the same rules: `missing_columns` and `row_count`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from airfoil.artifacts.arrow_start import call, cast
 from airfoil.artifacts.features import Features
 from airfoil.errors import DataError
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import pyarrow as pa
 
     from airfoil.spec.model import ColumnRule
+
+    Rule: TypeAlias = ColumnRule | "Bounds"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What `check_rows` reads of a column rule: the spec's `ColumnRule`, or these fields handed as JSON
+    to a process that does not load the spec (the batch `score` task, `steps.batch.scoring_fields`)."""
+
+    min: float | None = None
+    max: float | None = None
+    allowed: list[Any] | None = None
 
 
 @dataclass
@@ -72,7 +87,7 @@ def row_count(values: dict[str, Any], max_rows: int | None = None) -> int:
 def check_rows(
     table: pa.Table | pa.RecordBatch,
     columns: list[dict[str, Any]],
-    rules: dict[str, ColumnRule] | None = None,
+    rules: Mapping[str, Rule] | None = None,
 ) -> Checked:
     """Check every row against the model's columns ({name, type, nullable}) and the spec's column rules.
 
@@ -121,13 +136,12 @@ def _reject(reasons: _Reasons, mask: np.ndarray, message: Any) -> None:
         reasons.reject(int(i), message(i) if callable(message) else message)
 
 
-def _numbers(name: str, arr: Any, nullable: bool, rule: ColumnRule | None, reasons: _Reasons) -> np.ndarray:
+def _numbers(name: str, arr: Any, nullable: bool, rule: Rule | None, reasons: _Reasons) -> np.ndarray:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         try:
-            arr = pc.cast(arr, pa.float64())
+            arr = cast(arr, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # some values are not numbers
             text = arr.to_numpy(zero_copy_only=False)
             values = np.full(len(text), np.nan)
@@ -146,12 +160,12 @@ def _numbers(name: str, arr: Any, nullable: bool, rule: ColumnRule | None, reaso
             values = np.full(len(arr), np.nan)
             return _number_rules(name, values, nullable, rule, reasons)
         raise DataError(f"column {name!r} holds {arr.type}, but the model takes numbers")
-    values = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)  # nulls become NaN
+    values = cast(arr, pa.float64()).to_numpy(zero_copy_only=False)  # nulls become NaN
     return _number_rules(name, values, nullable, rule, reasons)
 
 
 def _number_rules(
-    name: str, values: np.ndarray, nullable: bool, rule: ColumnRule | None, reasons: _Reasons
+    name: str, values: np.ndarray, nullable: bool, rule: Rule | None, reasons: _Reasons
 ) -> np.ndarray:
     if np.isfinite(values).all() and (rule is None or (rule.min is None and rule.max is None)):
         return values  # the usual case: one check
@@ -172,20 +186,21 @@ def _number_rules(
     return values
 
 
-def _strings(name: str, arr: Any, nullable: bool, rule: ColumnRule | None, reasons: _Reasons) -> np.ndarray:
+def _strings(name: str, arr: Any, nullable: bool, rule: Rule | None, reasons: _Reasons) -> np.ndarray:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = pc.cast(arr, pa.string())  # category codes stored as numbers, booleans: their text
+        arr = cast(arr, pa.string())  # category codes stored as numbers, booleans: their text
     values = arr.to_numpy(zero_copy_only=False)
     if arr.null_count and not nullable:
         _reject(
             reasons,
-            pc.is_null(arr).to_numpy(zero_copy_only=False),
+            call("is_null", arr).to_numpy(zero_copy_only=False),
             f"{name}: missing value, and the model's column allows none",
         )
     if rule is not None and rule.allowed is not None:
+        import pyarrow.compute as pc
+
         allowed = pa.array([str(a) for a in rule.allowed], pa.string())
         bad = pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, value_set=allowed)))
         _reject(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from airfoil.settings import Settings, load_settings
-from airfoil.spec.model import PipelineSpec
+
+if TYPE_CHECKING:
+    from airfoil.spec.model import PipelineSpec
 
 
 @dataclass(frozen=True)
@@ -27,13 +30,30 @@ class RunInfo:
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.run_id).strip("_")
 
 
-@dataclass(frozen=True)
 class StepContext:
-    """Passed to every step: the spec, settings, run identity and where outputs go."""
+    """Passed to every step: the spec, settings, run identity and where outputs go.
 
-    spec: PipelineSpec
-    run: RunInfo
-    settings: Settings = field(default_factory=load_settings)
+    `spec` is a loaded spec or the path of its file, read on first use of `ctx.spec`: a step that
+    is handed what it needs (the batch `score` task) never loads the spec's pydantic model, a third
+    of a scoring process's cold start.
+    """
+
+    def __init__(self, spec: PipelineSpec | str | Path, run: RunInfo, settings: Settings | None = None):
+        self._spec = spec
+        self.run = run
+        self.settings = settings if settings is not None else load_settings()
+
+    @property
+    def spec(self) -> PipelineSpec:
+        if isinstance(self._spec, str | Path):
+            from airfoil.spec.loader import load_spec
+
+            self._spec = load_spec(self._spec)
+        return self._spec
+
+    def with_run(self, run: RunInfo) -> StepContext:
+        """The same spec and settings for another run."""
+        return StepContext(self._spec, run, self.settings)
 
     def uri(self, filename: str) -> str:
         """Artifact URI for this task's output `filename` (stable across retries)."""

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from airfoil.artifacts.arrow_start import call, cast
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -39,8 +41,9 @@ def prediction_table(
         # Spread the good rows' values back over all n rows; rejected rows point at a trailing null.
         take = np.full(n, len(labels), dtype=np.int64)
         take[checked.ok] = np.arange(len(labels))
-        prediction = pa.concat_arrays([prediction, pa.nulls(1, pa.string())]).take(pa.array(take))
-        probabilities = pa.concat_arrays([probabilities, pa.nulls(1, pa.string())]).take(pa.array(take))
+        indices = pa.array(take)
+        prediction = call("take", pa.concat_arrays([prediction, pa.nulls(1, pa.string())]), indices)
+        probabilities = call("take", pa.concat_arrays([probabilities, pa.nulls(1, pa.string())]), indices)
     rejected = pa.array(checked.reasons, pa.string()) if checked.rejected else pa.nulls(n, pa.string())
     return pa.table(
         {
@@ -58,13 +61,12 @@ def prediction_table(
 
 def _text(arr: Any) -> Any:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if not isinstance(arr, pa.Array | pa.ChunkedArray):
         arr = pa.array(arr)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    return arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
+    return arr if pa.types.is_string(arr.type) else cast(arr, pa.string())
 
 
 def label_text(label: Any) -> str:
@@ -78,16 +80,15 @@ def probabilities_json(proba: np.ndarray, classes: list[Any]) -> pa.Array:
     Probabilities are written with float32 precision (7 significant digits).
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     parts: list[Any] = []
     # float32 text (7 significant digits): half the bytes and half the formatting time of float64
     proba = np.asarray(proba, dtype=np.float32)
     for j, c in enumerate(classes):
         parts.append(("{" if j == 0 else ",") + json.dumps(label_text(c)) + ":")
-        parts.append(pc.cast(pa.array(proba[:, j]), pa.string()))
+        parts.append(cast(pa.array(proba[:, j]), pa.string()))
     parts.append("}")
-    return pc.binary_join_element_wise(*parts, "")
+    return call("binary_join_element_wise", *parts, "")
 
 
 def decode(rows: list[dict[str, Any]], classes: list[Any] | None) -> list[dict[str, Any]]:

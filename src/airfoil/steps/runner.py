@@ -11,7 +11,6 @@ from contextvars import ContextVar
 from typing import Any
 
 from airfoil.settings import load_settings
-from airfoil.spec.loader import load_spec
 from airfoil.steps.context import RunInfo, StepContext
 from airfoil.steps.json import json_safe
 
@@ -65,10 +64,11 @@ def resolve(step: str) -> Callable[..., dict[str, Any]]:
 
 
 def run_step(step: str, spec_path: str, run: RunInfo, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Load the spec, call `step(ctx, **inputs)` and return its JSON-able result."""
+    """Call `step(ctx, **inputs)` and return its JSON-able result; the spec is read when the step
+    first uses `ctx.spec`."""
     _notify(run, "running", "")
     try:
-        ctx = StepContext(spec=load_spec(spec_path), run=run, settings=load_settings())
+        ctx = StepContext(spec=spec_path, run=run, settings=load_settings())
         result = resolve(step)(ctx, **inputs)
     except Exception as exc:
         _notify(run, "failed", str(exc) or traceback.format_exception_only(exc)[-1].strip())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from airfoil.registry.loaded import LoadedModel
     from airfoil.spec.model import ColumnRule
+    from airfoil.steps.checks import Bounds
     from airfoil.store import PredictionStore
     from airfoil.store.plain import PlainStore
 
@@ -47,7 +48,7 @@ def score_source(
     source: str,
     fingerprint: str | None,
     fmt: str,
-    rules: dict[str, ColumnRule] | None = None,
+    rules: Mapping[str, ColumnRule | Bounds] | None = None,
     key_column: str | None = None,
     chunk_rows: int = 100_000,
     output: str | None = None,
@@ -125,7 +126,7 @@ def _score_chunks(
     reader: ChunkedInput,
     *,
     profiler: Profiler | None,
-    rules: dict[str, ColumnRule] | None,
+    rules: Mapping[str, ColumnRule | Bounds] | None,
     key_column: str | None,
     chunk_rows: int,
     resume: int,

@@ -19,6 +19,8 @@ from airfoil.store.kinds import PREDICTION_COLUMNS, PROFILE_COLUMNS, BatchStatus
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from airfoil.store.adbc import Connection, Cursor
+
 Dialect = Literal["sqlite", "postgresql"]
 
 
@@ -28,7 +30,7 @@ class BulkLoader:
 
     def __init__(self, dialect: Dialect, target: str):
         self.dialect, self.target = dialect, target
-        self._conn: Any = None
+        self._conn: Connection | None = None
         self._lock = threading.Lock()
 
     def write_chunk(
@@ -44,9 +46,8 @@ class BulkLoader:
         """Upsert one chunk of predictions (and its profile) and advance the batch's counters, in
         one transaction. `fresh`: the batch has no stored rows, so a plain insert does."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
-        rejected = int(pc.sum(pc.is_valid(rows["rejected"])).as_py() or 0)
+        rejected = rows.num_rows - rows["rejected"].null_count  # a reason: the row was rejected
         scored = rows.num_rows - rejected
         sets = {
             "rows_total": f"rows_total + {rows.num_rows}",
@@ -86,7 +87,7 @@ class BulkLoader:
                 self._conn = None
 
     @contextlib.contextmanager
-    def cursor(self) -> Iterator[Any]:
+    def cursor(self) -> Iterator[Cursor]:
         """A cursor, committed on success, rolled back on error."""
         with self._lock:
             if self._conn is None:
@@ -95,20 +96,20 @@ class BulkLoader:
             cur = conn.cursor()
             try:
                 yield cur
-                conn.adbc_connection.commit()
+                conn.commit()
             except BaseException:
                 with contextlib.suppress(Exception):
-                    conn.adbc_connection.rollback()
+                    conn.rollback()
                 raise
             finally:
                 cur.close()
 
-    def _connect(self) -> Any:
-        if self.dialect == "sqlite":
-            import adbc_driver_sqlite.dbapi as adbc_sqlite
+    def _connect(self) -> Connection:
+        from airfoil.store.adbc import Connection
 
-            # Pragmas need autocommit; transactions are then driven on the ADBC connection itself.
-            conn = adbc_sqlite.connect(self.target, autocommit=True)
+        if self.dialect == "sqlite":
+            # Pragmas need autocommit; transactions are then driven on the connection.
+            conn = Connection.open("sqlite", self.target, autocommit=True)
             cur = conn.cursor()
             cur.execute("PRAGMA busy_timeout = 60000")
             cur.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: a crash loses no committed chunk
@@ -118,11 +119,9 @@ class BulkLoader:
             # in large sequential runs rather than after every chunk.
             cur.execute("PRAGMA wal_autocheckpoint = 10000")
             cur.close()
-            conn.adbc_connection.set_autocommit(False)
+            conn.set_autocommit(False)
             return conn
-        import adbc_driver_postgresql.dbapi as adbc_pg
-
-        return adbc_pg.connect(self.target)
+        return Connection.open("postgresql", self.target)
 
 
 def _pg_types() -> pa.Schema:

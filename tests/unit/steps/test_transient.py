@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ def _prepared(make_spec, make_ctx, **overrides: Any) -> Any:
 
 def _transient_ctx(ctx: Any, conf: dict[str, Any]) -> Any:
     run = RunInfo(dag_id="demo__transient", run_id="transient__r1", task_id="train_predict", conf=conf)
-    return dataclasses.replace(ctx, run=run)
+    return ctx.with_run(run)
 
 
 def test_train_predict_stores_predictions_with_lineage_and_rejects_bad_rows(make_spec, make_ctx) -> None:
