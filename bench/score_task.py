@@ -75,6 +75,10 @@ def main() -> None:
             subprocess.run([str(AIRFOIL), "run", str(spec), "--only", only], env=env, check=True,
                            capture_output=True)  # fmt: skip
         os.environ.update(env)
+        # A deployed worker has its modules' bytecode cached: the children may write it (this machine
+        # sets PYTHONDONTWRITEBYTECODE=1, which would make every run compile airfoil's modules again),
+        # and one unmeasured run per side writes it before the measured ones.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         from airfoil.steps.blocks import file_block
         from airfoil.steps.context import RunInfo
         from airfoil.steps.runner import run_step
@@ -87,7 +91,7 @@ def main() -> None:
         seconds: dict[str, list[float]] = {side: [] for side in sides}
         imported: dict[str, bool] = {}
         heavy: dict[str, list[str]] = {}
-        for i in range(args.runs):
+        for i in range(-1, args.runs):  # -1: the warm-up run, not counted
             for side, model in sides.items():
                 block = work / "blocks" / f"{side}-{i}.csv"
                 block.parent.mkdir(exist_ok=True)
@@ -99,6 +103,8 @@ def main() -> None:
                 out = subprocess.run([sys.executable, "-c", CHILD, payload], env=env, check=True, text=True,
                                      stdout=subprocess.PIPE, stderr=err)  # fmt: skip
                 result = json.loads(out.stdout.strip().splitlines()[-1])
+                if i < 0:
+                    continue
                 seconds[side].append(result["done_at"] - started)
                 imported[side] = result["mlflow"]
                 heavy[side] = result["heavy"]
