@@ -16,8 +16,9 @@ RandomForestClassifier, ONNX too). Then, for each worker count, one server at a 
      anchor of the 1,000-row target), and airfoil's request path timed in pieces
 
 Closed-loop load: `wrk -t1 -c<connections>` for <duration> s after a warm-up. Open loop ("p99 at
-half of airfoil's maximum throughput"): a uvloop client in its own process sending at 50% of the
-req/s wrk measured, timing each request from its scheduled send time. Production defaults
+half of airfoil's maximum throughput"): bench/openloop.c (compiled here with cc -O2; wrk2's role,
+wrk2 is not packaged) sending at 50% of the req/s wrk measured over <pool> keep-alive connections,
+timing each request from its scheduled send time (no coordinated omission). Production defaults
 everywhere: live profiles on (AIRFOIL_API_PROFILES), the registry poll on.
 
 Targets: 1-row req/s >= 85% of bare ASGI (same workers); p99 <= 2 ms at half load; 1,000-row rows/s
@@ -106,76 +107,6 @@ function done(summary, latency, requests)
     latency:percentile(99), latency:percentile(99.9), latency.max, e.status,
     e.connect + e.read + e.write + e.timeout))
 end
-"""
-
-# Open-loop generator, run in its own interpreter (no pandas/mlflow heap, no GC pauses of ours).
-OPEN_LOOP = r"""
-import asyncio, json, sys, time
-try:
-    import uvloop
-    uvloop.install()
-except ImportError:
-    pass
-
-host, port, path, body_file, token = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-rate, duration, pool = float(sys.argv[6]), float(sys.argv[7]), int(sys.argv[8])
-body = open(body_file, "rb").read()
-head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-if token:
-    head += f"Authorization: Bearer {token}\r\n"
-request = (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-from_sched, from_send, bad = [], [], 0
-
-async def one(conns, scheduled):
-    global bad
-    reader, writer = await conns.get()
-    sent = time.perf_counter()
-    writer.write(request)
-    header = await reader.readuntil(b"\r\n\r\n")
-    lower = header.lower()
-    i = lower.index(b"content-length:")
-    await reader.readexactly(int(lower[i + 15 : lower.index(b"\r\n", i)]))
-    done = time.perf_counter()
-    conns.put_nowait((reader, writer))
-    if header[9:12] != b"200":
-        bad += 1
-    from_sched.append(done - scheduled)
-    from_send.append(done - sent)
-
-async def main():
-    conns = asyncio.Queue()
-    for _ in range(pool):
-        conns.put_nowait(await asyncio.open_connection(host, port))
-    for _ in range(pool):  # warm every connection once
-        await one(conns, time.perf_counter())
-    from_sched.clear(); from_send.clear()
-    total = int(rate * duration)
-    tasks = []
-    start = time.perf_counter() + 0.05
-    i = 0
-    while i < total:
-        now = time.perf_counter()
-        while i < total and start + i / rate <= now:  # launch everything that is due
-            tasks.append(asyncio.create_task(one(conns, start + i / rate)))
-            i += 1
-        if i < total:
-            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - start
-
-    def pct(xs, q):
-        xs = sorted(xs)
-        return xs[min(len(xs) - 1, int(q / 100 * len(xs)))] * 1e3
-
-    def summary(xs):
-        return {q: pct(xs, q) for q in (50, 90, 99, 99.9)} | {"max": max(xs) * 1e3}
-
-    print(json.dumps({
-        "requests": len(from_send), "non_200": bad, "achieved_rps": len(from_send) / elapsed,
-        "from_scheduled_ms": summary(from_sched), "from_send_ms": summary(from_send),
-    }))
-
-asyncio.run(main())
 """
 
 # In-process figures: raw predict of each version (the anchor), and airfoil's request path in pieces.
@@ -403,14 +334,28 @@ def measure_server(wrk: str, lua: Path, url: str, token: str | None, bodies: dic
     return out
 
 
-def open_loop(port: int, path: str, body: Path, token: str, rate: float, args) -> dict:
-    cmd = [sys.executable, "-c", OPEN_LOOP, "127.0.0.1", str(port), path, str(body), token]
-    cmd += [f"{rate:.1f}", str(args.duration), str(args.pool)]
+def build_openloop(tmp: Path) -> Path:
+    """Compile bench/openloop.c (the open-loop generator) into the temp dir with the system's cc."""
+    exe = tmp / "openloop"
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise SystemExit("no C compiler (cc) to build bench/openloop.c: install gcc")
+    proc = subprocess.run(
+        [cc, "-O2", "-o", str(exe), str(ROOT / "bench" / "openloop.c")], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"cc failed on bench/openloop.c:\n{proc.stderr[-3000:]}")
+    return exe
+
+
+def open_loop(port: int, path: str, body: Path, token: str, rate: float, ctx: dict, args) -> dict:
+    """bench/openloop.c at a constant rate: latency from each request's scheduled send time."""
+    cmd = [str(ctx["openloop"]), "127.0.0.1", str(port), path, str(body), token, f"{rate:.1f}"]
+    cmd += [str(args.duration), str(args.pool), str(args.warmup)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 120, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"open-loop generator failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     r: dict = json.loads(proc.stdout.strip().splitlines()[-1])
-    r["target_rps"] = rate
     return r
 
 
@@ -441,10 +386,11 @@ def start_airfoil(workers: int, ctx: dict, env: dict[str, str], label: str) -> t
 
 def half_load(port: int, name: str, rate: float, ctx: dict, args) -> dict:
     path = f"/v1/models/{name}/invocations"
-    half = open_loop(port, path, ctx["one"], ctx["token"], rate, args)
+    half = open_loop(port, path, ctx["one"], ctx["token"], rate, ctx, args)
     print(
         f"  open loop at {rate:,.0f} req/s: achieved {half['achieved_rps']:,.0f} req/s, "
-        f"p99 {half['from_scheduled_ms']['99']:.2f} ms from scheduled send",
+        f"p99 {half['from_scheduled_ms']['99']:.2f} ms from scheduled send "
+        f"({half['from_send_ms']['99']:.2f} from actual send, client send lag p99 {half['send_lag_ms']['99']:.2f})",
         flush=True,
     )
     return half
@@ -678,7 +624,7 @@ def main() -> None:
         raw = json.loads(proc.stdout.strip().splitlines()[-1])
 
         ctx = {
-            "wrk": wrk, "lua": lua, "tmp": tmp, "env": env, "token": token, "one": one, "many": many,
+            "wrk": wrk, "lua": lua, "openloop": build_openloop(tmp), "tmp": tmp, "env": env, "token": token, "one": one, "many": many,
             "one_oip": tmp / "one_oip.json", "dump": dump, "mlserver": mlserver,
             "mlflow_uri": f"sqlite:///{home / 'mlflow.db'}",
         }  # fmt: skip
