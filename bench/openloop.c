@@ -4,11 +4,13 @@
    keep-alive connections, one request in flight per connection, from one thread (epoll). A request
    that is due while every connection is busy waits in the queue: its latency is measured from its
    SCHEDULED send time, so a stalled server is not hidden by a client that slows down with it
-   (coordinated omission). The latency from the actual send is reported beside it.
+   (coordinated omission). The latency from the actual send is reported beside it, and the send lag
+   (actual - scheduled send: waiting for a free connection, or the client itself late).
 
    Every latency is kept; the percentiles are exact (sorted). Answers are read by Content-Length
    (no chunked encoding: the servers under test answer with a length). The first `warmup` seconds are
-   sent at the same rate and not counted. Output: one JSON line on stdout.
+   sent at the same rate and not counted. A connection the server closes is opened again (a request
+   left unanswered on it counts in `errors`). Output: one JSON line on stdout.
 
    Build: cc -O2 -o openloop openloop.c
    Run:   openloop HOST PORT PATH BODY_FILE TOKEN|"" RATE DURATION_S CONNECTIONS [WARMUP_S]
@@ -197,9 +199,20 @@ int main(int argc, char **argv) {
                     if (errno == EAGAIN || errno == EINTR) break;
                     die("read");
                 }
-                if (r == 0) {
-                    fprintf(stderr, "openloop: the server closed a connection\n");
-                    exit(3);
+                if (r == 0) { /* closed by the server: reconnect; an unanswered request is an error */
+                    epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                    close(c->fd);
+                    c->fd = open_conn(host, port);
+                    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+                    if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) die("epoll_ctl");
+                    if (c->busy) {
+                        errors++;
+                        c->busy = 0;
+                        done++;
+                        idle[nidle++] = i;
+                    }
+                    c->have = c->need = 0;
+                    break;
                 }
                 c->have += (size_t)r;
                 if (!c->need) {
@@ -211,7 +224,10 @@ int main(int argc, char **argv) {
                 }
                 if (c->need && c->have >= c->need) break;
             }
-            if (!c->busy || !c->need || c->have < c->need) continue;
+            if (!c->busy || !c->need || c->have < c->need) {
+                if (!c->busy) c->have = 0; /* nothing asked: drop whatever came */
+                continue;
+            }
             int64_t t_done = now_ns();
             if (c->have > c->need) errors++; /* bytes nobody asked for */
             if (c->counted) {

@@ -6,7 +6,9 @@ example pipeline (a LogisticRegression with a verified ONNX export) and breast_c
 RandomForestClassifier, ONNX too). Then, for each worker count, one server at a time:
 
   1. bare ASGI on uvicorn (bench/bare_asgi.py): reads the body, orjson.loads it, answers fixed bytes:
-     the floor of any Python HTTP server here (the anchor of the single-row target)
+     the floor of any Python HTTP server here (the anchor of the single-row target); started with
+     the worker model of `airfoil serve` (serving.workers: a listening socket per worker), so both
+     sides split wrk's connections over their workers the same way
   2. `airfoil serve --workers W`: MLflow `dataframe_split` bodies to /v1/models/<name>/invocations
      (1 row, 1,000 rows), the OIP v2 body MLServer gets, and the open-loop half-load run
   3. MLServer 1.7.1 + mlserver-sklearn in its own venv (bench/mlserver_peer.py): the same pipeline
@@ -295,10 +297,13 @@ class Server:
 def run_wrk(wrk: str, lua: Path, url: str, body: Path, token: str | None, args, seconds: float) -> dict:
     env = {**os.environ, "BENCH_BODY": str(body), "BENCH_TOKEN": token or ""}
     cmd = [wrk, "-t1", f"-c{args.connections}", f"-d{seconds:g}s", "--latency", "-s", str(lua), url]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False)
-    m = re.search(r"^WRKJSON (.*)$", proc.stdout, re.M)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(min(1.0, seconds / 2))
+    split = connections_per_process(url)
+    stdout, stderr = proc.communicate(timeout=seconds + 60)
+    m = re.search(r"^WRKJSON (.*)$", stdout, re.M)
     if proc.returncode != 0 or m is None:
-        raise SystemExit(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise SystemExit(f"wrk failed ({proc.returncode}):\n{stdout}\n{stderr}")
     r = json.loads(m.group(1))
     rps = r["requests"] / (r["duration_us"] / 1e6)
     return {
@@ -311,7 +316,28 @@ def run_wrk(wrk: str, lua: Path, url: str, body: Path, token: str | None, args, 
         "max_ms": r["max_us"] / 1e3,
         "non_2xx": r["non_2xx"],
         "socket_errors": r["socket_errors"],
+        "connections_per_worker": split,
     }
+
+
+def connections_per_process(url: str) -> list[int]:
+    """How many of the established connections to url's port each server process holds (`ss`),
+    most first: how the workers split the load generator's connections. [] without `ss`."""
+    port = url.split(":")[2].split("/", maxsplit=1)[0]
+    try:
+        out = subprocess.run(
+            ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    counts: dict[str, int] = {}
+    for pid in re.findall(r"pid=(\d+)", out):
+        counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
 
 
 def measure_server(wrk: str, lua: Path, url: str, token: str | None, bodies: dict, args) -> dict:
@@ -329,7 +355,8 @@ def measure_server(wrk: str, lua: Path, url: str, token: str | None, bodies: dic
         out[size] = r
         print(
             f"  {'1-row' if size == 'one' else '1,000-row':>9} bodies: {r['req_s']:,.0f} req/s, "
-            f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms"
+            f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+            f"connections per worker {r['connections_per_worker']}"
         )
     return out
 
@@ -341,7 +368,10 @@ def build_openloop(tmp: Path) -> Path:
     if cc is None:
         raise SystemExit("no C compiler (cc) to build bench/openloop.c: install gcc")
     proc = subprocess.run(
-        [cc, "-O2", "-o", str(exe), str(ROOT / "bench" / "openloop.c")], capture_output=True, text=True, check=False
+        [cc, "-O2", "-o", str(exe), str(ROOT / "bench" / "openloop.c")],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise SystemExit(f"cc failed on bench/openloop.c:\n{proc.stderr[-3000:]}")
@@ -390,7 +420,8 @@ def half_load(port: int, name: str, rate: float, ctx: dict, args) -> dict:
     print(
         f"  open loop at {rate:,.0f} req/s: achieved {half['achieved_rps']:,.0f} req/s, "
         f"p99 {half['from_scheduled_ms']['99']:.2f} ms from scheduled send "
-        f"({half['from_send_ms']['99']:.2f} from actual send, client send lag p99 {half['send_lag_ms']['99']:.2f})",
+        f"({half['from_send_ms']['99']:.2f} from actual send; send lag p99 "
+        f"{half['send_lag_ms']['99']:.2f}, {half['max_queue']} waiting at most)",
         flush=True,
     )
     return half
@@ -398,8 +429,9 @@ def half_load(port: int, name: str, rate: float, ctx: dict, args) -> dict:
 
 def start_bare(workers: int, ctx: dict) -> tuple[Server, int]:
     port = free_port()
-    cmd = [str(BIN / "uvicorn"), "bare_asgi:app", "--app-dir", str(ROOT / "bench"), "--port", str(port)]
-    cmd += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    # uvicorn with airfoil serve's worker model (one SO_REUSEPORT socket per worker, serving.workers)
+    cmd = [sys.executable, str(ROOT / "bench" / "bare_asgi.py"), "--port", str(port)]
+    cmd += ["--workers", str(workers)]
     server = Server("bare ASGI (uvicorn)", cmd, ctx["env"], ctx["tmp"], ctx["tmp"] / f"bare-w{workers}.log")
     one = ctx["one"].read_bytes()
     server.wait_ready(lambda: post(f"http://127.0.0.1:{port}/", one, None)[0] == 200)
@@ -624,7 +656,8 @@ def main() -> None:
         raw = json.loads(proc.stdout.strip().splitlines()[-1])
 
         ctx = {
-            "wrk": wrk, "lua": lua, "openloop": build_openloop(tmp), "tmp": tmp, "env": env, "token": token, "one": one, "many": many,
+            "wrk": wrk, "lua": lua, "openloop": build_openloop(tmp), "tmp": tmp, "env": env,
+            "token": token, "one": one, "many": many,
             "one_oip": tmp / "one_oip.json", "dump": dump, "mlserver": mlserver,
             "mlflow_uri": f"sqlite:///{home / 'mlflow.db'}",
         }  # fmt: skip

@@ -145,7 +145,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(airfoil: Airfoil, **env: str) -> Iterator[Server]:
+def serving(airfoil: Airfoil, workers: int = 1, **env: str) -> Iterator[Server]:
     """`airfoil serve` on a free port with a short poll; waits for readiness, always terminates it."""
     import httpx
 
@@ -159,7 +159,7 @@ def serving(airfoil: Airfoil, **env: str) -> Iterator[Server]:
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(BIN / "airfoil"), "serve", "--port", str(port)],
+            [str(BIN / "airfoil"), "serve", "--port", str(port), "--workers", str(workers)],
             cwd=airfoil.workdir,
             env=environ,
             stdout=out,
