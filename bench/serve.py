@@ -320,6 +320,22 @@ def run_wrk(wrk: str, lua: Path, url: str, body: Path, token: str | None, args, 
     }
 
 
+def wait_listening(port: int, workers: int, timeout: float = 180) -> None:
+    """Until every worker listens: with a socket per worker, connections made while one is still
+    loading all go to the others (a server is "ready" as soon as one worker answers)."""
+    tcp = Path("/proc/net/tcp")
+    if workers < 2 or not tcp.exists():
+        return
+    suffix, deadline = f":{port:04X}", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = [line.split() for line in tcp.read_text().splitlines()[1:]]
+        listening = sum(1 for r in rows if r[1].endswith(suffix) and r[3] == "0A")
+        if listening >= workers:
+            return
+        time.sleep(0.5)
+    print(f"  WARNING: fewer than {workers} listening sockets on port {port} after {timeout:.0f} s")
+
+
 def connections_per_process(url: str) -> list[int]:
     """How many of the established connections to url's port each server process holds (`ss`),
     most first: how the workers split the load generator's connections. [] without `ss`."""
@@ -404,6 +420,7 @@ def start_airfoil(workers: int, ctx: dict, env: dict[str, str], label: str) -> t
             return all(post(f"{base}/v1/models/{n}/invocations", one_bytes, token)[0] == 200 for n in MODELS)
 
         started = server.wait_ready(ready)
+        wait_listening(port, workers)
         req = urllib.request.Request(f"{base}/v1/models", headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             described = {m["name"]: m for m in json.loads(resp.read())["models"]}
@@ -435,6 +452,7 @@ def start_bare(workers: int, ctx: dict) -> tuple[Server, int]:
     server = Server("bare ASGI (uvicorn)", cmd, ctx["env"], ctx["tmp"], ctx["tmp"] / f"bare-w{workers}.log")
     one = ctx["one"].read_bytes()
     server.wait_ready(lambda: post(f"http://127.0.0.1:{port}/", one, None)[0] == 200)
+    wait_listening(port, workers)
     return server, port
 
 
