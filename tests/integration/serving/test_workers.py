@@ -33,6 +33,25 @@ def workers_of(pid: int) -> set[int]:
     return found
 
 
+def listening_inodes(port: int) -> set[str]:
+    """The inodes of the sockets listening on 127.0.0.1:port (/proc/net/tcp, state 0A)."""
+    rows = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return {r[9] for r in rows if r[1].endswith(f":{port:04X}") and r[3] == "0A"}
+
+
+def socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets process pid holds open."""
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(target[8:-1])
+    return found
+
+
 def listening_sockets(port: int) -> int:
     """How many sockets listen on 127.0.0.1:port (/proc/net/tcp, state 0A)."""
     hex_port = f"{port:04X}"
@@ -54,10 +73,14 @@ def test_two_workers_each_on_a_socket_and_a_killed_one_replaced(
         assert len(workers) == 2, server.output()
         assert listening_sockets(port) == 2  # one per worker, not one shared
 
-        def answered_on_fresh_connections(n: int) -> int:
+        listening = listening_inodes(port)
+        held = {pid: socket_inodes(pid) & listening for pid in workers}
+        assert all(len(h) == 1 for h in held.values()) and len(set.union(*held.values())) == 2
+
+        def answered_on_fresh_connections(n: int, timeout: float = 30) -> int:
             ok = 0
             for _ in range(n):  # a new connection each time: the kernel picks the socket by its hash
-                with httpx.Client(base_url=server.url, headers=server.auth, timeout=30) as c:
+                with httpx.Client(base_url=server.url, headers=server.auth, timeout=timeout) as c:
                     ok += c.post(INVOKE, json=body).status_code == 200
             return ok
 
@@ -71,7 +94,10 @@ def test_two_workers_each_on_a_socket_and_a_killed_one_replaced(
             if len(now) == 2 and victim not in now and listening_sockets(port) == 2:
                 break
             time.sleep(0.2)
-        assert victim not in workers_of(server.proc.pid)
+        now = workers_of(server.proc.pid)
+        assert victim not in now and len(now) == 2
         assert listening_sockets(port) == 2  # the supervisor kept the dead worker's socket
-        # Connections hashed to the replaced worker's socket wait for it (never refused) and are answered.
-        assert answered_on_fresh_connections(16) == 16
+        (replacement,) = now - workers
+        assert socket_inodes(replacement) & listening == held[victim]  # and gave it to the replacement
+        # Connections hashed to that socket wait for the replacement to load (never refused).
+        assert answered_on_fresh_connections(16, timeout=300) == 16
