@@ -4,10 +4,10 @@ own (SO_REUSEPORT) instead of all of them accepting on one.
 On one shared socket, the worker whose event loop wakes first accepts every connection waiting: a
 client that opens its keep-alive connections together (a load balancer's pool, a benchmark) lands
 all or most of them on one worker while the other idles (8 connections to the bare uvicorn app with
-2 workers: 8/0 in 39 of 60 tries; 1 of 60 with a socket per worker). With one socket per worker bound with SO_REUSEPORT, the kernel spreads new
-connections over the workers by their address hash. A worker that dies is replaced on the same
-socket, which the supervisor keeps open, so the connections hashed to it wait in its queue for the
-replacement rather than being refused.
+2 workers: 8/0 in 39 of 60 tries; 1 of 60 with a socket per worker). With one socket per worker
+bound with SO_REUSEPORT, the kernel spreads new connections over the workers by their address hash.
+A worker that dies is replaced on the same socket, which the supervisor keeps open, so the
+connections hashed to it wait in its queue for the replacement rather than being refused.
 
 Everything else (health checks, SIGHUP restarts, SIGTERM) is uvicorn's `Multiprocess`; the two
 methods that start a replacement are uvicorn 0.54's, each giving the replacement its socket.
