@@ -32,3 +32,25 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     orjson.loads(body)
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": ANSWER})
+
+
+if __name__ == "__main__":  # bench/serve.py: the same worker model as `airfoil serve` (serving.workers)
+    import argparse
+    import sys
+    from pathlib import Path
+
+    from airfoil.serving import workers
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # the workers import bare_asgi:app
+    workers.run(
+        "bare_asgi:app",
+        host="127.0.0.1",
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+    )

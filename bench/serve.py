@@ -6,7 +6,9 @@ example pipeline (a LogisticRegression with a verified ONNX export) and breast_c
 RandomForestClassifier, ONNX too). Then, for each worker count, one server at a time:
 
   1. bare ASGI on uvicorn (bench/bare_asgi.py): reads the body, orjson.loads it, answers fixed bytes:
-     the floor of any Python HTTP server here (the anchor of the single-row target)
+     the floor of any Python HTTP server here (the anchor of the single-row target); started with
+     the worker model of `airfoil serve` (serving.workers: a listening socket per worker), so both
+     sides split wrk's connections over their workers the same way
   2. `airfoil serve --workers W`: MLflow `dataframe_split` bodies to /v1/models/<name>/invocations
      (1 row, 1,000 rows), the OIP v2 body MLServer gets, and the open-loop half-load run
   3. MLServer 1.7.1 + mlserver-sklearn in its own venv (bench/mlserver_peer.py): the same pipeline
@@ -16,8 +18,9 @@ RandomForestClassifier, ONNX too). Then, for each worker count, one server at a 
      anchor of the 1,000-row target), and airfoil's request path timed in pieces
 
 Closed-loop load: `wrk -t1 -c<connections>` for <duration> s after a warm-up. Open loop ("p99 at
-half of airfoil's maximum throughput"): a uvloop client in its own process sending at 50% of the
-req/s wrk measured, timing each request from its scheduled send time. Production defaults
+half of airfoil's maximum throughput"): bench/openloop.c (compiled here with cc -O2; wrk2's role,
+wrk2 is not packaged) sending at 50% of the req/s wrk measured over <pool> keep-alive connections,
+timing each request from its scheduled send time (no coordinated omission). Production defaults
 everywhere: live profiles on (AIRFOIL_API_PROFILES), the registry poll on.
 
 Targets: 1-row req/s >= 85% of bare ASGI (same workers); p99 <= 2 ms at half load; 1,000-row rows/s
@@ -106,76 +109,6 @@ function done(summary, latency, requests)
     latency:percentile(99), latency:percentile(99.9), latency.max, e.status,
     e.connect + e.read + e.write + e.timeout))
 end
-"""
-
-# Open-loop generator, run in its own interpreter (no pandas/mlflow heap, no GC pauses of ours).
-OPEN_LOOP = r"""
-import asyncio, json, sys, time
-try:
-    import uvloop
-    uvloop.install()
-except ImportError:
-    pass
-
-host, port, path, body_file, token = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-rate, duration, pool = float(sys.argv[6]), float(sys.argv[7]), int(sys.argv[8])
-body = open(body_file, "rb").read()
-head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-if token:
-    head += f"Authorization: Bearer {token}\r\n"
-request = (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-from_sched, from_send, bad = [], [], 0
-
-async def one(conns, scheduled):
-    global bad
-    reader, writer = await conns.get()
-    sent = time.perf_counter()
-    writer.write(request)
-    header = await reader.readuntil(b"\r\n\r\n")
-    lower = header.lower()
-    i = lower.index(b"content-length:")
-    await reader.readexactly(int(lower[i + 15 : lower.index(b"\r\n", i)]))
-    done = time.perf_counter()
-    conns.put_nowait((reader, writer))
-    if header[9:12] != b"200":
-        bad += 1
-    from_sched.append(done - scheduled)
-    from_send.append(done - sent)
-
-async def main():
-    conns = asyncio.Queue()
-    for _ in range(pool):
-        conns.put_nowait(await asyncio.open_connection(host, port))
-    for _ in range(pool):  # warm every connection once
-        await one(conns, time.perf_counter())
-    from_sched.clear(); from_send.clear()
-    total = int(rate * duration)
-    tasks = []
-    start = time.perf_counter() + 0.05
-    i = 0
-    while i < total:
-        now = time.perf_counter()
-        while i < total and start + i / rate <= now:  # launch everything that is due
-            tasks.append(asyncio.create_task(one(conns, start + i / rate)))
-            i += 1
-        if i < total:
-            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - start
-
-    def pct(xs, q):
-        xs = sorted(xs)
-        return xs[min(len(xs) - 1, int(q / 100 * len(xs)))] * 1e3
-
-    def summary(xs):
-        return {q: pct(xs, q) for q in (50, 90, 99, 99.9)} | {"max": max(xs) * 1e3}
-
-    print(json.dumps({
-        "requests": len(from_send), "non_200": bad, "achieved_rps": len(from_send) / elapsed,
-        "from_scheduled_ms": summary(from_sched), "from_send_ms": summary(from_send),
-    }))
-
-asyncio.run(main())
 """
 
 # In-process figures: raw predict of each version (the anchor), and airfoil's request path in pieces.
@@ -364,10 +297,13 @@ class Server:
 def run_wrk(wrk: str, lua: Path, url: str, body: Path, token: str | None, args, seconds: float) -> dict:
     env = {**os.environ, "BENCH_BODY": str(body), "BENCH_TOKEN": token or ""}
     cmd = [wrk, "-t1", f"-c{args.connections}", f"-d{seconds:g}s", "--latency", "-s", str(lua), url]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False)
-    m = re.search(r"^WRKJSON (.*)$", proc.stdout, re.M)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(min(1.0, seconds / 2))
+    split = connections_per_process(url)
+    stdout, stderr = proc.communicate(timeout=seconds + 60)
+    m = re.search(r"^WRKJSON (.*)$", stdout, re.M)
     if proc.returncode != 0 or m is None:
-        raise SystemExit(f"wrk failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise SystemExit(f"wrk failed ({proc.returncode}):\n{stdout}\n{stderr}")
     r = json.loads(m.group(1))
     rps = r["requests"] / (r["duration_us"] / 1e6)
     return {
@@ -380,7 +316,44 @@ def run_wrk(wrk: str, lua: Path, url: str, body: Path, token: str | None, args, 
         "max_ms": r["max_us"] / 1e3,
         "non_2xx": r["non_2xx"],
         "socket_errors": r["socket_errors"],
+        "connections_per_worker": split,
     }
+
+
+def wait_listening(port: int, workers: int, timeout: float = 180) -> None:
+    """Until every worker listens: with a socket per worker, connections made while one is still
+    loading all go to the others (a server is "ready" as soon as one worker answers)."""
+    tcp = Path("/proc/net/tcp")
+    if workers < 2 or not tcp.exists():
+        return
+    suffix, deadline = f":{port:04X}", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = [line.split() for line in tcp.read_text().splitlines()[1:]]
+        listening = sum(1 for r in rows if r[1].endswith(suffix) and r[3] == "0A")
+        if listening >= workers:
+            return
+        time.sleep(0.5)
+    print(f"  WARNING: fewer than {workers} listening sockets on port {port} after {timeout:.0f} s")
+
+
+def connections_per_process(url: str) -> list[int]:
+    """How many of the established connections to url's port each server process holds (`ss`),
+    most first: how the workers split the load generator's connections. [] without `ss`."""
+    port = url.split(":")[2].split("/", maxsplit=1)[0]
+    try:
+        out = subprocess.run(
+            ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    counts: dict[str, int] = {}
+    for pid in re.findall(r"pid=(\d+)", out):
+        counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
 
 
 def measure_server(wrk: str, lua: Path, url: str, token: str | None, bodies: dict, args) -> dict:
@@ -398,19 +371,37 @@ def measure_server(wrk: str, lua: Path, url: str, token: str | None, bodies: dic
         out[size] = r
         print(
             f"  {'1-row' if size == 'one' else '1,000-row':>9} bodies: {r['req_s']:,.0f} req/s, "
-            f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms"
+            f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+            f"connections per worker {r['connections_per_worker']}"
         )
     return out
 
 
-def open_loop(port: int, path: str, body: Path, token: str, rate: float, args) -> dict:
-    cmd = [sys.executable, "-c", OPEN_LOOP, "127.0.0.1", str(port), path, str(body), token]
-    cmd += [f"{rate:.1f}", str(args.duration), str(args.pool)]
+def build_openloop(tmp: Path) -> Path:
+    """Compile bench/openloop.c (the open-loop generator) into the temp dir with the system's cc."""
+    exe = tmp / "openloop"
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise SystemExit("no C compiler (cc) to build bench/openloop.c: install gcc")
+    proc = subprocess.run(
+        [cc, "-O2", "-o", str(exe), str(ROOT / "bench" / "openloop.c")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"cc failed on bench/openloop.c:\n{proc.stderr[-3000:]}")
+    return exe
+
+
+def open_loop(port: int, path: str, body: Path, token: str, rate: float, ctx: dict, args) -> dict:
+    """bench/openloop.c at a constant rate: latency from each request's scheduled send time."""
+    cmd = [str(ctx["openloop"]), "127.0.0.1", str(port), path, str(body), token, f"{rate:.1f}"]
+    cmd += [str(args.duration), str(args.pool), str(args.warmup)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + 120, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"open-loop generator failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     r: dict = json.loads(proc.stdout.strip().splitlines()[-1])
-    r["target_rps"] = rate
     return r
 
 
@@ -429,6 +420,7 @@ def start_airfoil(workers: int, ctx: dict, env: dict[str, str], label: str) -> t
             return all(post(f"{base}/v1/models/{n}/invocations", one_bytes, token)[0] == 200 for n in MODELS)
 
         started = server.wait_ready(ready)
+        wait_listening(port, workers)
         req = urllib.request.Request(f"{base}/v1/models", headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             described = {m["name"]: m for m in json.loads(resp.read())["models"]}
@@ -441,10 +433,12 @@ def start_airfoil(workers: int, ctx: dict, env: dict[str, str], label: str) -> t
 
 def half_load(port: int, name: str, rate: float, ctx: dict, args) -> dict:
     path = f"/v1/models/{name}/invocations"
-    half = open_loop(port, path, ctx["one"], ctx["token"], rate, args)
+    half = open_loop(port, path, ctx["one"], ctx["token"], rate, ctx, args)
     print(
         f"  open loop at {rate:,.0f} req/s: achieved {half['achieved_rps']:,.0f} req/s, "
-        f"p99 {half['from_scheduled_ms']['99']:.2f} ms from scheduled send",
+        f"p99 {half['from_scheduled_ms']['99']:.2f} ms from scheduled send "
+        f"({half['from_send_ms']['99']:.2f} from actual send; send lag p99 "
+        f"{half['send_lag_ms']['99']:.2f}, {half['max_queue']} waiting at most)",
         flush=True,
     )
     return half
@@ -452,11 +446,13 @@ def half_load(port: int, name: str, rate: float, ctx: dict, args) -> dict:
 
 def start_bare(workers: int, ctx: dict) -> tuple[Server, int]:
     port = free_port()
-    cmd = [str(BIN / "uvicorn"), "bare_asgi:app", "--app-dir", str(ROOT / "bench"), "--port", str(port)]
-    cmd += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    # uvicorn with airfoil serve's worker model (one SO_REUSEPORT socket per worker, serving.workers)
+    cmd = [sys.executable, str(ROOT / "bench" / "bare_asgi.py"), "--port", str(port)]
+    cmd += ["--workers", str(workers)]
     server = Server("bare ASGI (uvicorn)", cmd, ctx["env"], ctx["tmp"], ctx["tmp"] / f"bare-w{workers}.log")
     one = ctx["one"].read_bytes()
     server.wait_ready(lambda: post(f"http://127.0.0.1:{port}/", one, None)[0] == 200)
+    wait_listening(port, workers)
     return server, port
 
 
@@ -678,7 +674,8 @@ def main() -> None:
         raw = json.loads(proc.stdout.strip().splitlines()[-1])
 
         ctx = {
-            "wrk": wrk, "lua": lua, "tmp": tmp, "env": env, "token": token, "one": one, "many": many,
+            "wrk": wrk, "lua": lua, "openloop": build_openloop(tmp), "tmp": tmp, "env": env,
+            "token": token, "one": one, "many": many,
             "one_oip": tmp / "one_oip.json", "dump": dump, "mlserver": mlserver,
             "mlflow_uri": f"sqlite:///{home / 'mlflow.db'}",
         }  # fmt: skip

@@ -145,7 +145,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(airfoil: Airfoil, **env: str) -> Iterator[Server]:
+def serving(airfoil: Airfoil, workers: int = 1, **env: str) -> Iterator[Server]:
     """`airfoil serve` on a free port with a short poll; waits for readiness, always terminates it."""
     import httpx
 
@@ -159,7 +159,7 @@ def serving(airfoil: Airfoil, **env: str) -> Iterator[Server]:
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(BIN / "airfoil"), "serve", "--port", str(port)],
+            [str(BIN / "airfoil"), "serve", "--port", str(port), "--workers", str(workers)],
             cwd=airfoil.workdir,
             env=environ,
             stdout=out,
@@ -167,7 +167,8 @@ def serving(airfoil: Airfoil, **env: str) -> Iterator[Server]:
         )
     server = Server(url=f"http://127.0.0.1:{port}", token=API_TOKEN, proc=proc, log=log)
     try:
-        deadline = time.monotonic() + 90
+        wait = 90 * workers  # the workers load their champions side by side on the same cores
+        deadline = time.monotonic() + wait
         while True:
             if proc.poll() is not None:
                 raise AssertionError(f"airfoil serve exited {proc.returncode}:\n{server.output()}")
@@ -177,7 +178,7 @@ def serving(airfoil: Airfoil, **env: str) -> Iterator[Server]:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"airfoil serve was not ready within 90 s:\n{server.output()}")
+                raise AssertionError(f"airfoil serve was not ready within {wait} s:\n{server.output()}")
             time.sleep(0.2)
         yield server
     finally:

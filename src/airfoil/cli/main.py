@@ -241,8 +241,7 @@ def serve(
     """Serve the champion of every registered pipeline over HTTP (OIP v2 and MLflow formats)."""
     import os
 
-    import uvicorn
-
+    from airfoil.serving import workers as worker_processes
     from airfoil.serving.guard import resolve_token
     from airfoil.settings import load_settings
 
@@ -257,7 +256,7 @@ def serve(
     )
     typer.secho(f"API token from {source}: {token}")
     typer.secho(f"try: curl -H 'Authorization: Bearer {token}' http://{host}:{port}/v1/models")
-    uvicorn.run(
+    worker_processes.run(  # uvicorn, each worker on a socket of its own (serving.workers)
         "airfoil.serving.app:create_app",
         factory=True,
         http="airfoil.serving.fast_protocol:FastProtocol",  # prediction routes without the ASGI cycle

@@ -12,11 +12,12 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
+from airfoil.artifacts.features import Features
 from airfoil.monitor.reference import references
 from airfoil.registry.loaded import LoadedModel
 from airfoil.settings import Settings
@@ -110,10 +111,7 @@ class LiveProfiles:
             if not window.kept:
                 continue
             reference = references.get(uri, digest)
-            values = {}
-            for column in reference.bins:
-                values[column] = _concat([v[column] for v, _ in window.kept])
-                time.sleep(0)  # hand the GIL to the event loop between columns
+            values = _columns([v for v, _ in window.kept], reference.bins)
             labels = list(itertools.chain.from_iterable(labels for _, labels in window.kept))
             profile = reference.profile_chunk(values, labels, rows=window.rows)
             self._flushes += 1
@@ -133,6 +131,21 @@ class LiveProfiles:
             )
             stored += profile.rows
         return stored
+
+
+def _columns(kept: list[Mapping[str, Any]], names: Iterable[str]) -> dict[str, Any]:
+    """Each column's values over the kept requests. Checked rows (`Features`, one model's) are joined
+    in one call, their number columns then views; 30 columns of 512 one-row requests joined one by one
+    cost ~11 ms of CPU holding the GIL the event loop needs, in one call ~0.3 ms."""
+    checked = [v for v in kept if isinstance(v, Features)]
+    if kept and len(checked) == len(kept):
+        joined = Features.concat(checked)
+        return {name: _concat([joined[name]]) for name in names}
+    values = {}
+    for name in names:
+        values[name] = _concat([v[name] for v in kept])
+        time.sleep(0)  # hand the GIL to the event loop between columns
+    return values
 
 
 def _concat(parts: list[Any]) -> Any:
