@@ -34,6 +34,10 @@ def available() -> bool:
 def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     """`count` sockets bound to (host, port) with SO_REUSEPORT; port 0: the first one's port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if port:  # a port some process listens on, SO_REUSEPORT or not, is refused, not silently shared
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):

@@ -36,3 +36,17 @@ def test_a_port_taken_without_reuseport_is_refused() -> None:
         taken.listen()
         with pytest.raises(OSError):
             bind_sockets("127.0.0.1", taken.getsockname()[1], 2)
+
+
+def test_a_port_another_server_holds_with_reuseport_is_refused_not_shared() -> None:
+    """A second `airfoil serve --workers 2` on the port of a running one fails to start; the kernel would
+    otherwise split the first server's connections with it."""
+    first = bind_sockets("127.0.0.1", 0, 2)
+    try:
+        for s in first:
+            s.listen()
+        with pytest.raises(OSError):
+            bind_sockets("127.0.0.1", first[0].getsockname()[1], 2)
+    finally:
+        for s in first:
+            s.close()
