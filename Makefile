@@ -1,17 +1,19 @@
 # Two commands do all the set-up: `make demo` and `make test` (each creates .venv if missing).
-PYTHON ?= python3.11
+# Python 3.11-3.13: PYTHON=/path/to/python3.x if given, else the newest of python3.13, python3.12 and
+# python3.11 on PATH (scripts/python.sh says which, and what to install when there is none).
+# An existing .venv is kept even if another Python made it: `make clean-venv` removes it.
+PYTHON ?=
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export AIRFOIL_HOME ?= $(CURDIR)/.airfoil
 
-.PHONY: demo test lint types unit bench clean
+.PHONY: demo test lint types unit bench clean clean-venv python
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+python:
+	@PYTHON="$(PYTHON)" bash scripts/python.sh $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt | python
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	@# the build's leftover metadata beside the code would make Airflow see airfoil's plugin twice
 	rm -rf src/airfoil.egg-info
@@ -59,3 +61,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf .airfoil .pytest_cache .mypy_cache .ruff_cache
+
+clean-venv:
+	rm -rf $(VENV)
