@@ -31,6 +31,10 @@ demo: $(STAMP)
 		--conf-file examples/transient_weather/request.json
 	$(BIN)/airfoil report breast_cancer
 	$(BIN)/airfoil report cars
+	@# your own data: a first spec inferred from a file (here cars.csv), checked, ready for `airfoil run`
+	$(BIN)/airfoil init examples/cars/data/cars.csv --target Miles_per_Gallon \
+		--output $(AIRFOIL_HOME)/init/cars.yaml --force
+	$(BIN)/airfoil validate $(AIRFOIL_HOME)/init/cars.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench dags examples
