@@ -1,10 +1,7 @@
 """`airfoil init` -> `airfoil validate` -> `airfoil run` on every example data set and on a fixture
 read with SQL: each inferred spec trains a champion, and its rules accept the data they came from.
 
-One `airfoil run` per data set, all in this module (one xdist worker): runs are the slow part. The
-four pipelines (four names) share one AIRFOIL_HOME, as a user trying `airfoil init` on several data
-sets would: Airflow's metadata DB and MLflow's store are created once, not four times; each pipeline
-still gets its own model, whose v1 must be champion.
+One `airfoil run` per data set, all in this module (one xdist worker): runs are the slow part.
 examples/transient_weather is not here: its data is seattle_weather's, file for file.
 """
 
@@ -25,18 +22,6 @@ from tests.conftest import EXAMPLES
 from tests.integration.conftest import Airfoil
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("init") / "home"
-
-
-@pytest.fixture
-def airfoil(home: Path, tmp_path: Path) -> Airfoil:
-    """`airfoil` in this module's home, from the test's own folder."""
-    return Airfoil(home=home, workdir=tmp_path)
-
 
 # data (relative to examples/), target, pipeline name, what init must have inferred
 CASES = {
