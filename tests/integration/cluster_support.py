@@ -42,7 +42,8 @@ class ClusterAirfoil(Airfoil):
 
     @property
     def spec(self) -> str:
-        return self.extra["AIRFOIL_PIPELINES"]
+        """The first pipeline's spec."""
+        return self.extra["AIRFOIL_PIPELINES"].split(os.pathsep)[0]
 
     def secrets(self) -> dict[str, str]:
         found: dict[str, str] = json.loads((self.home / "secrets.json").read_text())

@@ -258,12 +258,25 @@ def run_output(registry: Airfoil, example: str) -> str:
     return (registry.workdir / f"run-{example}.out").read_text()
 
 
-def home_copy(base: Airfoil, dest: Path) -> Path:
-    """A copy of a shared registry's home, minus its prediction store and logs, that a test may change.
+def home_copy(base: Airfoil, dest: Path, *, store: bool = False) -> Path:
+    """A copy of a shared registry's home, minus its logs and (unless `store`) its prediction store,
+    that a test may change.
 
     Its MLflow runs keep their artifacts where they are (read only); runs the copy logs add theirs
-    beside them, under their own run ids."""
+    beside them, under their own run ids. With `store`, the prediction store (what the runs that
+    built the registry scored and monitored) is copied through SQLite's backup API: a consistent
+    snapshot even while a test serving the shared registry writes to it."""
     shutil.copytree(base.home, dest, ignore=shutil.ignore_patterns("predictions.db*", "logs"))
+    if store:
+        import sqlite3
+
+        source = sqlite3.connect(base.home / "predictions.db")
+        target = sqlite3.connect(dest / "predictions.db")
+        try:
+            source.backup(target)
+        finally:
+            target.close()
+            source.close()
     return dest
 
 

@@ -10,6 +10,7 @@ Airflow's metadata, the MLflow server's store and the prediction store are three
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import stat
@@ -19,6 +20,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,6 +55,16 @@ FAST_FAULTS = {
     "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "5",
 }
 RETRY_DELAY = 3  # the spec's retry_delay in these tests (default 30 s)
+# breast_cancer with one small candidate, fitted in the task's process: the whole loop, the scheduler
+# killed, two trainings at once and the batch are not about the search
+SLIM = {
+    "  cv: 5\n": "  cv: 2\n  n_jobs: 1\n",
+    "    - {estimator: sklearn.ensemble.RandomForestClassifier, params: {n_estimators: [100], "
+    "max_depth: [null, 8]}}\n": "",
+}
+# breast_cancer_full: the example's training as it ships (two candidates, 5 folds, a CV pool), long
+# enough for the worker-kill test to interrupt; prepare and train only (no batch, no monitor)
+FULL = "breast_cancer_full"
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +80,22 @@ def postgres() -> Iterator[PrivatePostgres]:
 def cluster(tmp_path_factory: pytest.TempPathFactory, postgres: PrivatePostgres) -> Iterator[ClusterAirfoil]:
     broker = require_redis()
     base = tmp_path_factory.mktemp("cluster")
-    # breast_cancer as the example ships it, with a short retry delay; its batch inputs are the copy's
+    # breast_cancer (SLIM) and breast_cancer_full, with a short retry delay; batch inputs are the copy's
     folder = base / "pipelines" / "breast_cancer"
     shutil.copytree(EXAMPLES / "breast_cancer", folder)
     spec = folder / "pipeline.yaml"
-    spec.write_text(spec.read_text() + f"retry_delay: {RETRY_DELAY}\n")
+    text = spec.read_text()
+    for old, new in SLIM.items():
+        assert old in text, f"{old!r} not in the breast_cancer example's spec"
+        text = text.replace(old, new)
+    spec.write_text(text + f"retry_delay: {RETRY_DELAY}\n")
+    full = base / "pipelines" / FULL / "pipeline.yaml"
+    full.parent.mkdir()
+    shutil.copytree(EXAMPLES / "breast_cancer" / "data", full.parent / "data")
+    text = (EXAMPLES / "breast_cancer" / "pipeline.yaml").read_text().split("\ndeploy:\n")[0] + "\n"
+    assert "name: breast_cancer\n" in text and "monitor:" not in text
+    text = text.replace("name: breast_cancer\n", f"name: {FULL}\n")
+    full.write_text(text + f"retry_delay: {RETRY_DELAY}\n")
     af = ClusterAirfoil(
         home=base / "home",
         workdir=base,
@@ -81,7 +104,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres: PrivatePostgres)
             "AIRFOIL_MLFLOW_DB_URL": postgres.url("mlflow"),
             "AIRFOIL_STORE_URL": postgres.url("predictions"),
             "AIRFOIL_BROKER_URL": broker,
-            "AIRFOIL_PIPELINES": str(spec),
+            "AIRFOIL_PIPELINES": os.pathsep.join([str(spec), str(full)]),
             **FAST_FAULTS,
         },
     )
@@ -115,7 +138,11 @@ def test_up_starts_a_healthy_stack_with_shared_secrets_and_only_airfoils_dags(
     }  # fmt: skip
     with airflow_client(cluster) as c:
         dags = {d["dag_id"] for d in c.get("/api/v2/dags", params={"limit": 200}).json()["dags"]}
-    assert dags and all(d.startswith("breast_cancer__") for d in dags), dags  # no example DAGs
+    # the pipelines' DAGs and no example DAG
+    assert dags == {f"{p}__{k}" for p in ("breast_cancer", FULL) for k in ("prepare", "train")} | {
+        "breast_cancer__batch_predict",
+        "breast_cancer__monitor",
+    }, dags
 
 
 def test_a_second_up_does_not_start_a_second_stack(cluster: ClusterAirfoil) -> None:
@@ -136,7 +163,7 @@ def test_the_whole_loop_runs_on_two_celery_workers_and_the_api_follows_the_champ
     champion = registry.champion("breast_cancer")
     assert champion is not None
     deadline = time.monotonic() + 60
-    while serving_models(cluster)["models"][0]["champion"] != champion:
+    while _served(cluster, "breast_cancer") != champion:
         assert time.monotonic() < deadline, serving_models(cluster)
         time.sleep(1)
     # the tasks spread over both workers
@@ -146,54 +173,95 @@ def test_the_whole_loop_runs_on_two_celery_workers_and_the_api_follows_the_champ
     ]
     assert all(n > 0 for n in counts), counts
 
-    # a second champion (and the API switching to it) comes with the next test's retrained version
+    # a second champion (and the API switching to it) comes with the scheduler test's retrained version
 
 
 def test_a_worker_killed_during_training_costs_a_retry_not_a_second_version(cluster: ClusterAirfoil) -> None:
+    """breast_cancer_full run on the cluster (prepare, then the train run its dataset starts); the
+    worker running one of the train run's tasks is killed."""
     mlflow = {"AIRFOIL_TRACKING_URI": f"http://127.0.0.1:{stack_ports(cluster)[1]}"}
     registry = ClusterAirfoil(home=cluster.home, workdir=cluster.workdir, extra={**cluster.extra, **mlflow})
-    before = registry.versions("breast_cancer")
-    with airflow_client(cluster) as c:
-        run_id = trigger(c, "breast_cancer__train")
-        tis = wait_task(c, "breast_cancer__train", run_id, {"running"}, {"tune", "evaluate", "register"})
-        running = [t["task_id"] for t in tis if t["state"] == "running"]
-        logs = cluster.home / "stack" / "logs"
-        # the worker that received this run's running task (its log names the run and the task)
-        worker = next(
-            i for i in (1, 2)
-            for line in (logs / f"airflow-celery-worker-{i}.log").read_text().splitlines()
-            if f"run_id='{run_id}'" in line and f"task_id='{running[0]}'" in line
-        )  # fmt: skip
-        killed = kill_component(cluster, f"airflow celery worker {worker}")
-        assert wait_run(c, "breast_cancer__train", run_id) == "success"
-        tries = {
-            (t["task_id"], t["map_index"]): t["try_number"]
-            for t in c.get(f"/api/v2/dags/breast_cancer__train/dagRuns/{run_id}/taskInstances").json()[
-                "task_instances"
-            ]
-        }
+    dag = f"{FULL}__train"
+    outcome: list[subprocess.CompletedProcess[str]] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(cluster("run", "--on-cluster", _full_spec(cluster), timeout=900))
+    )
+    thread.start()
+    try:
+        with airflow_client(cluster) as c:
+            run_id = _first_run(c, dag)
+            tis = wait_task(c, dag, run_id, {"running"}, {"tune", "evaluate", "register"}, timeout=300)
+            running = [t["task_id"] for t in tis if t["state"] == "running"]
+            logs = cluster.home / "stack" / "logs"
+            # the worker that received this run's running task (its log names the run and the task)
+            worker = next(
+                i for i in (1, 2)
+                for line in (logs / f"airflow-celery-worker-{i}.log").read_text().splitlines()
+                if f"run_id='{run_id}'" in line and f"task_id='{running[0]}'" in line
+            )  # fmt: skip
+            killed = kill_component(cluster, f"airflow celery worker {worker}")
+            assert wait_run(c, dag, run_id) == "success"
+            tries = {
+                (t["task_id"], t["map_index"]): t["try_number"]
+                for t in c.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}/taskInstances").json()["task_instances"]
+            }
+    finally:
+        thread.join()
+    assert outcome and f"{dag} success" in outcome[0].stdout, outcome
     # the killed task ran again (a mapped `tune` is one task instance per candidate)
     assert any(n > 1 for (task, _), n in tries.items() if task in running), (running, tries)
-    after = registry.versions("breast_cancer")
-    new = [v for v in after if v["version"] not in {b["version"] for b in before}]
-    assert len(new) == 1 and new[0]["status"] == "READY" and new[0]["airflow"]["run_id"] == run_id
-    assert all(v["status"] == "READY" for v in after)
-    assert new[0]["aliases"] == ["champion"]
+    versions = registry.versions(FULL)
+    assert len(versions) == 1 and versions[0]["status"] == "READY", versions  # one version, not two
+    assert versions[0]["airflow"]["run_id"] == run_id
+    assert versions[0]["aliases"] == ["champion"]
     # the champion is servable: its files are whole (the API loads it, sha256 checked)
     deadline = time.monotonic() + 60
-    while serving_models(cluster)["models"][0]["champion"] != new[0]["version"]:
+    while _served(cluster, FULL) != versions[0]["version"]:
         assert time.monotonic() < deadline, serving_models(cluster)
         time.sleep(1)
     restarted_by_supervisor(cluster, f"airflow celery worker {worker}", killed)
 
 
+def _full_spec(cluster: ClusterAirfoil) -> str:
+    return str(Path(cluster.spec).parent.parent / FULL / "pipeline.yaml")
+
+
+def _served(cluster: ClusterAirfoil, name: str) -> int | None:
+    """The version the prediction API answers `name` with (None: not served)."""
+    return next((m["champion"] for m in serving_models(cluster)["models"] if m["name"] == name), None)
+
+
+def _first_run(c: Any, dag: str, timeout: float = 300) -> str:
+    """The id of `dag`'s first run, once it exists."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = c.get(f"/api/v2/dags/{dag}/dagRuns").json()["dag_runs"]
+        if runs:
+            assert len(runs) == 1, runs
+            return str(runs[0]["dag_run_id"])
+        time.sleep(0.5)
+    raise AssertionError(f"{dag} did not start within {timeout} s")
+
+
 def test_a_scheduler_killed_mid_run_is_restarted_and_the_run_completes(cluster: ClusterAirfoil) -> None:
+    mlflow = {"AIRFOIL_TRACKING_URI": f"http://127.0.0.1:{stack_ports(cluster)[1]}"}
+    registry = ClusterAirfoil(home=cluster.home, workdir=cluster.workdir, extra={**cluster.extra, **mlflow})
+    before = {v["version"] for v in registry.versions("breast_cancer")}
     with airflow_client(cluster) as c:
         run_id = trigger(c, "breast_cancer__train")
         wait_task(c, "breast_cancer__train", run_id, {"running", "queued"})
         killed = kill_component(cluster, "airflow scheduler")
         restarted_by_supervisor(cluster, "airflow scheduler", killed)
         assert wait_run(c, "breast_cancer__train", run_id) == "success"
+    # one new version, the new champion (the same data and training score as well: the gate's tie
+    # passes); the API switches to it
+    new = [v for v in registry.versions("breast_cancer") if v["version"] not in before]
+    assert len(new) == 1 and new[0]["status"] == "READY" and new[0]["airflow"]["run_id"] == run_id, new
+    assert new[0]["aliases"] == ["champion"], new
+    deadline = time.monotonic() + 60
+    while _served(cluster, "breast_cancer") != new[0]["version"]:
+        assert time.monotonic() < deadline, serving_models(cluster)
+        time.sleep(1)
     wait_healthy(cluster)
     # the supervisor itself is brought back by the next `airfoil up`
     kill_component(cluster, "airfoil supervisor")

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import EXAMPLES, ROOT
 from tests.integration.airflow_support import USER, airflow_deployment
-from tests.integration.conftest import Airfoil, serving
+from tests.integration.conftest import Airfoil, home_copy, serving
 
 pytestmark = pytest.mark.integration
 
@@ -28,12 +28,15 @@ SECTIONS = ("summary", "metrics", "evaluation", "importance", "history", "drift"
 
 
 @pytest.fixture(scope="module")
-def reported(tmp_path_factory: pytest.TempPathFactory) -> Airfoil:
-    """breast_cancer and cars trained, their blocks scored, monitored with labels: every section has data."""
+def reported(champions_registry: Airfoil, tmp_path_factory: pytest.TempPathFactory) -> Airfoil:
+    """The session's registry (champions of breast_cancer, cars and cars_sklearn), copied with its
+    prediction store: breast_cancer's blocks scored and monitored with labels as its example ships;
+    here cars' blocks are scored and monitored with labels too: every section has data."""
     base = tmp_path_factory.mktemp("report")
-    af = Airfoil(home=base / "home", workdir=base)
-    af("run", str(EXAMPLES / "breast_cancer" / "pipeline.yaml"))
-    af("run", str(_monitored_cars(base / "cars")))
+    af = Airfoil(home=home_copy(champions_registry, base / "home", store=True), workdir=base)
+    cars = str(_monitored_cars(base / "cars"))
+    af("run", cars, "--only", "batch_predict")
+    af("run", cars, "--only", "monitor")
     return af
 
 
@@ -169,7 +172,8 @@ def test_the_models_view_refuses_requests_without_an_airflow_login(airflow_ui: A
         assert forged.status_code == 403, (path, forged.text)
     with airflow_ui.client() as c:
         models = c.get("/airfoil/api/models").json()["models"]
-    assert {m["name"]: m["champion"] for m in models} == {"breast_cancer": 1, "cars": 1}
+    # every registered model of the registry, each with its champion
+    assert {m["name"]: m["champion"] for m in models} == {"breast_cancer": 1, "cars": 1, "cars_sklearn": 1}
 
 
 def test_the_models_view_opens_in_the_airflow_ui_and_links_to_the_report(airflow_ui: Any) -> None:
@@ -189,6 +193,10 @@ def test_the_models_view_opens_in_the_airflow_ui_and_links_to_the_report(airflow
         assert "champion v1" in card.inner_text()
         assert re.search(r"f1 0\.\d{4}", card.inner_text())
         assert "rmse" in view.locator("#model-cars").inner_text()
+        # every registered model has its card (cars_sklearn: the session's registry's third model)
+        assert view.locator("[id^=model-]").count() == 3
+        sk = view.locator("#model-cars_sklearn").inner_text()
+        assert "champion v1" in sk and "rmse" in sk, sk
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "airflow-models-view.png"))
         view.locator("#model-cars a.report").click()
