@@ -7,6 +7,7 @@ import json
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,11 @@ def test_celery_without_its_services_names_the_setting(tmp_path, env, setting) -
 
 def test_the_state_round_trips_and_only_the_started_process_counts_as_alive(tmp_path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # Until the child has exec'ed, its command line is empty (or the parent's): wait to see its own.
+    # (Python 3.13 starts children with vfork, so the test would otherwise look mid-exec.)
+    deadline = time.monotonic() + 10
+    while b"time.sleep" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)
     try:
         p = Process("sleeper", proc.pid, [sys.executable, "-c", "import time; time.sleep(30)"], "log")
         state = StackState("celery", 2, Ports(1, 2, 3), [p], 1.0)
