@@ -119,7 +119,7 @@ def gate(spec: PipelineSpec, df: pd.DataFrame) -> tuple[dict[str, Any], Why]:
     if train_rows.empty or test_rows.empty:
         raise DataError("the split leaves no test rows; use more data")
     if spec.task == "regression":
-        return _regression_gate(train_rows[spec.target], test_rows[spec.target])
+        return _regression_gate(spec, train_rows[spec.target], test_rows[spec.target])
     smallest = train_rows[spec.target].value_counts().min()
     if smallest < spec.train.cv:
         raise DataError(
@@ -127,25 +127,29 @@ def gate(spec: PipelineSpec, df: pd.DataFrame) -> tuple[dict[str, Any], Why]:
             f"the {spec.train.cv} cross-validation folds; use more data or no --time"
         )
     classes = sorted(labelled[spec.target].unique().tolist(), key=str)
-    return _classification_gate(spec, test_rows[spec.target], classes)
+    return _classification_gate(spec, labelled[spec.target], test_rows[spec.target], classes)
 
 
-def _classification_gate(spec: PipelineSpec, y: pd.Series, classes: list[Any]) -> tuple[dict[str, Any], Why]:
-    from sklearn import metrics as m
+def _baseline(spec: PipelineSpec, dummy: Any, fit_y: pd.Series, test_y: pd.Series) -> dict[str, float]:
+    """The metrics the gate will check (`steps.metrics.compute`), of a scikit-learn dummy model."""
+    import numpy as np
 
-    from airfoil.steps.model import positive_class
+    from airfoil.steps.metrics import compute
 
-    pos = positive_class(spec, classes) if spec.train.positive_class is not None else None
+    dummy.fit(np.zeros((len(fit_y), 1)), fit_y)
+    return compute(spec, dummy, np.zeros((len(test_y), 1)), test_y)
+
+
+def _classification_gate(
+    spec: PipelineSpec, labelled: pd.Series, y: pd.Series, classes: list[Any]
+) -> tuple[dict[str, Any], Why]:
+    from sklearn.dummy import DummyClassifier
+
     scores: dict[str, dict[Any, float]] = {"accuracy": {}, "f1": {}}
-    for c in classes:
-        said = y == c
-        scores["accuracy"][c] = float(said.mean())
-        if pos is not None:  # binary: f1 of the positive class (0 unless always answering it)
-            scores["f1"][c] = 2 * float(said.mean()) / (1 + float(said.mean())) if c == pos else 0.0
-        else:
-            const = y.copy()
-            const[:] = c
-            scores["f1"][c] = float(m.f1_score(y, const, average="macro", zero_division=0))
+    for c in classes:  # always answering c
+        metrics = _baseline(spec, DummyClassifier(strategy="constant", constant=[c]), labelled, y)
+        for metric, by_class in scores.items():
+            by_class[c] = metrics[metric]
     bounds: dict[str, float] = {}
     why: Why = []
     for metric in dict.fromkeys(("accuracy", spec.metric)):
@@ -158,11 +162,11 @@ def _classification_gate(spec: PipelineSpec, y: pd.Series, classes: list[Any]) -
     return {"min": bounds, "beat_champion_by": 0.0}, why
 
 
-def _regression_gate(train_y: pd.Series, test_y: pd.Series) -> tuple[dict[str, Any], Why]:
-    import numpy as np
+def _regression_gate(spec: PipelineSpec, train_y: pd.Series, test_y: pd.Series) -> tuple[dict[str, Any], Why]:
+    from sklearn.dummy import DummyRegressor
 
     mean = float(train_y.mean())
-    rmse = float(np.sqrt(((test_y - mean) ** 2).mean()))
+    rmse = _baseline(spec, DummyRegressor(strategy="mean"), train_y, test_y)["rmse"]
     limit = _down(rmse * (1 - GAP))
     return {"min": {"r2": GAP}, "max": {"rmse": limit}, "beat_champion_by": 0.0}, [
         f"gate rmse <= {limit:g}: always answering the training mean ({mean:.4g}) scores rmse "
