@@ -39,6 +39,8 @@ from typing import Any
 
 import httpx
 
+from airfoil.airflow.stack import celery_worker_of
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 AIRFOIL = Path(sys.executable).parent / "airfoil"
@@ -242,12 +244,7 @@ def cluster_figures(work: Path) -> dict[str, Any]:
         with airflow(home, ports["airflow"]) as c:
             run_id = trigger(c, "breast_cancer__train")
             task = wait_running(c, "breast_cancer__train", run_id, {"tune", "evaluate", "register"})
-            logs = home.path / "stack" / "logs"
-            worker = next(
-                i for i in (1, 2)
-                for line in (logs / f"airflow-celery-worker-{i}.log").read_text().splitlines()
-                if f"run_id='{run_id}'" in line and f"task_id='{task}'" in line
-            )  # fmt: skip
+            worker = celery_worker_of(home.path / "stack", run_id, task, 2)
             kill(home, f"airflow celery worker {worker}")
             out["worker_kill_recovery_s"] = round(wait_run(c, "breast_cancer__train", run_id), 2)
             print(f"  cluster: worker killed in {task}: run done {out['worker_kill_recovery_s']:.1f} s later")

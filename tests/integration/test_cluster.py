@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from airfoil.airflow.stack import celery_worker_of
 from tests.conftest import EXAMPLES
 from tests.integration.cluster_support import (
     ClusterAirfoil,
@@ -192,13 +193,8 @@ def test_a_worker_killed_during_training_costs_a_retry_not_a_second_version(clus
             run_id = _first_run(c, dag)
             tis = wait_task(c, dag, run_id, {"running"}, {"tune", "evaluate", "register"}, timeout=300)
             running = [t["task_id"] for t in tis if t["state"] == "running"]
-            logs = cluster.home / "stack" / "logs"
             # the worker that received this run's running task (its log names the run and the task)
-            worker = next(
-                i for i in (1, 2)
-                for line in (logs / f"airflow-celery-worker-{i}.log").read_text().splitlines()
-                if f"run_id='{run_id}'" in line and f"task_id='{running[0]}'" in line
-            )  # fmt: skip
+            worker = celery_worker_of(cluster.home / "stack", run_id, running[0], 2)
             killed = kill_component(cluster, f"airflow celery worker {worker}")
             assert wait_run(c, dag, run_id) == "success"
             tries = {

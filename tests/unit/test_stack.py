@@ -91,3 +91,15 @@ def test_the_state_round_trips_and_only_the_started_process_counts_as_alive(tmp_
         proc.kill()
         proc.wait()
     assert not alive(p)
+
+
+def test_the_celery_worker_of_a_task_is_found_by_its_log(tmp_path) -> None:
+    from airfoil.airflow.stack import celery_worker_of, log_file
+
+    log_file(tmp_path, "x").parent.mkdir()
+    log_file(tmp_path, "airflow celery worker 1").write_text("run_id='r1' task_id='tune'\n")
+    log_file(tmp_path, "airflow celery worker 2").write_text("x\nrun_id='r2' task_id='tune' map_index=-1\n")
+    assert celery_worker_of(tmp_path, "r2", "tune", 2) == 2
+    assert celery_worker_of(tmp_path, "r1", "tune", 2) == 1
+    with pytest.raises(LookupError, match="evaluate"):
+        celery_worker_of(tmp_path, "r1", "evaluate", 2)

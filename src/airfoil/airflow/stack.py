@@ -103,6 +103,20 @@ def shared_secrets(settings: Settings) -> dict[str, str]:
     return {**found, **missing}
 
 
+def log_file(stack_dir: Path, component: str) -> Path:
+    """Where a component of the stack logs: `stack/logs/<component, spaces as dashes>.log`."""
+    return stack_dir / "logs" / f"{component.replace(' ', '-')}.log"
+
+
+def celery_worker_of(stack_dir: Path, run_id: str, task_id: str, workers: int) -> int:
+    """Which Celery worker (1..workers) received the task `task_id` of the run `run_id`, by its log."""
+    for i in range(1, workers + 1):
+        with log_file(stack_dir, f"airflow celery worker {i}").open() as lines:
+            if any(f"run_id='{run_id}'" in line and f"task_id='{task_id}'" in line for line in lines):
+                return i
+    raise LookupError(f"no Celery worker's log names task {task_id!r} of run {run_id!r}")
+
+
 class Stack:
     """The processes of one `airfoil up` under one AIRFOIL_HOME."""
 
@@ -281,7 +295,7 @@ class Stack:
             yield
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> Process:
-        log = self.dir / "logs" / f"{name.replace(' ', '-')}.log"
+        log = log_file(self.dir, name)
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 cmd, env=env, cwd=self.settings.home, stdout=out, stderr=subprocess.STDOUT,
