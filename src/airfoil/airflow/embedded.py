@@ -7,6 +7,7 @@ imports `airflow`; the CLI calls it first thing.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -16,6 +17,8 @@ from typing import Any, TextIO
 
 from airfoil.airflow.dagfolder import install_dag_file
 from airfoil.settings import Settings, airflow_environment
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,17 +90,62 @@ def warm_execution_api() -> None:
     """Build the in-process Execution API `dag.test()` talks to, and answer one request with it.
 
     Building it imports FastAPI's routes (~1 s); its first request makes Cadwyn generate the
-    versioned routers and schemas (~3 s here, ~6 s under load). Both otherwise happen inside the
-    first task. Airflow keeps one per process (`in_process_api_server` is cached), so the first task
-    finds it ready. Safe in a background thread once `configure()` ran; what is asked does not
-    matter (a health check), only that the app initialised.
+    versioned routers and schemas. Both otherwise happen inside the first task. Airflow keeps one
+    per process (`in_process_api_server` is cached), so the first task finds it ready. Safe in a
+    background thread once `configure()` ran; what is asked does not matter (a health check), only
+    that the app initialised. It is built for the newest API version only (see
+    `_newest_api_version_only`).
     """
     import httpx
     from airflow.sdk.execution_time.supervisor import in_process_api_server
 
-    transport = in_process_api_server().transport  # builds the app, its event loop and lifespan
+    api = in_process_api_server()
+    try:
+        with _newest_api_version_only():
+            transport = api.transport  # builds the app, its event loop and lifespan
+    except Exception:  # Cadwyn or Airflow changed shape: build it as Airflow does
+        log.warning("airfoil: the Execution API is built with every API version", exc_info=True)
+        transport = api.transport
     # Not closed: the transport is the one every task's client uses for the rest of the process.
     httpx.Client(transport=transport, base_url="http://in-process.invalid./").get("health/ping")
+
+
+@contextlib.contextmanager
+def _newest_api_version_only() -> Iterator[None]:
+    """While Airflow builds the in-process Execution API: a version bundle of the newest API version
+    only, plus one older version that holds the routes kept for older clients.
+
+    The in-process API has one client, the Task SDK of this same Airflow, which speaks the newest
+    version; Cadwyn generating routers and schemas for all ten versions costs ~4.5 s of CPU (with
+    the GIL held) in every `airfoil run`, for three versions ~1.5 s. Airflow's own api-server is
+    never touched: only this process's in-process API, built here, once.
+    """
+    from airflow.api_fastapi.execution_api import versions
+    from airflow.api_fastapi.execution_api.routes import execution_api_router
+    from cadwyn import HeadVersion, Version, VersionBundle, VersionChange, endpoint
+    from cadwyn.route_generation import _DELETED_ROUTE_TAG
+    from fastapi.routing import APIRoute
+
+    full = versions.bundle
+    newest, older, oldest = (v.value for v in full.versions[:3])
+    # Routes marked as existing in older versions only must exist in some older version.
+    routes = execution_api_router.routes
+    kept = [r for r in routes if isinstance(r, APIRoute) and _DELETED_ROUTE_TAG in r.tags]
+    restore = type(
+        "AirfoilOlderRoutes",
+        (VersionChange,),
+        {
+            "description": "the routes Airflow keeps for older clients",
+            "instructions_to_migrate_to_previous_version": tuple(
+                endpoint(r.path, sorted(r.methods)).existed for r in kept
+            ),
+        },
+    )
+    versions.bundle = VersionBundle(HeadVersion(), Version(newest), Version(older, restore), Version(oldest))
+    try:
+        yield
+    finally:
+        versions.bundle = full
 
 
 @contextlib.contextmanager
