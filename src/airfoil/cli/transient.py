@@ -33,6 +33,7 @@ def dag_run(spec: Path, conf_file: Path, migrated: set[str]) -> messages.Outcome
 
     if not migrated:  # once per process
         embedded.migrate(settings)
+        embedded.warm_execution_api()  # built for the newest API version only, not in the first task
         migrated.add("done")
     plan = next(p for p in build_plans(loaded, str(spec_path)) if p.kind == DagKind.transient)
     outcome = embedded.run_dag(render(plan), run_conf=conf)
