@@ -384,6 +384,14 @@ def report(
         f"best/best {best['airfoil'] / best['plain']:.2f}x and {best['airfoil'] / best['pinned']:.2f}x; "
         f"first run {first['wall'] / med['plain']:.2f}x"
     )
+    # Each round runs airfoil and the plain script back to back: their ratio, round by round, does not
+    # carry the machine's drift between rounds (shown beside the headline, not instead of it).
+    per_round = [a / p for a, p in zip(walls["airfoil"], walls["plain"], strict=True)]
+    print(
+        "per round, airfoil/plain: "
+        + ", ".join(f"{r:.2f}x" for r in per_round)
+        + f" (median {median(per_round):.2f}x)"
+    )
 
     out = {
         "benchmark": "pipeline",
@@ -395,6 +403,7 @@ def report(
         "spec": SPEC,
         "omp_openblas_num_threads": env.get("OMP_NUM_THREADS"),
         "walls": walls,
+        "per_round_ratio": per_round,
         "airfoil_first_s": first["wall"],
         "median_s": med,
         "best_s": best,
