@@ -17,17 +17,23 @@ IMPORTANCE_REPEATS = 5
 
 
 def diagnostics(
-    spec: PipelineSpec, model: Any, X: Any, y: Any, predictions: Predictions | None = None
+    spec: PipelineSpec,
+    model: Any,
+    X: Any,
+    y: Any,
+    predictions: Predictions | None = None,
+    *,
+    ranked: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report's data for one fitted model on the test split (X, y) (`predictions`: the model's on
-    X, when already made)."""
+    X, `ranked`: its `importance`, when already computed)."""
     p = predictions if predictions is not None else predict(spec, model, X)
     out: dict[str, Any] = {"task": spec.task, "rows": len(X), "metric": spec.metric}
     if spec.task == "classification":
         out.update(_classification(spec, model, y, p))
     else:
         out.update(_regression(spec, y, p))
-    out["importance"] = importance(spec, model, X, y)
+    out["importance"] = ranked if ranked is not None else importance(spec, model, X, y)
     return out
 
 

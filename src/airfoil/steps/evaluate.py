@@ -4,12 +4,13 @@ and compute what the model report draws (`steps.diagnostics`)."""
 from __future__ import annotations
 
 import io as pyio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from airfoil.artifacts import io, modelfile
 from airfoil.steps import metrics
 from airfoil.steps.context import StepContext
-from airfoil.steps.diagnostics import diagnostics
+from airfoil.steps.diagnostics import diagnostics, importance
 from airfoil.steps.model import feature_frame, positive_class
 
 
@@ -20,26 +21,31 @@ def evaluate(ctx: StepContext, dataset: dict[str, Any], tuned: list[dict[str, An
     test = io.read_parquet(dataset["test"])
     X, y = feature_frame(test, spec), test[spec.target]
     chosen = max(tuned, key=lambda t: t["rank_score"])
+    chosen_model = modelfile.load(chosen["model"])
     rows = []
-    chosen_model, chosen_predictions = None, None
-    for t in tuned:
-        model = modelfile.load(t["model"])
-        predictions = metrics.predict(spec, model, X)  # once per candidate: metrics, plots, report
-        rows.append(
-            {
-                "candidate": t["candidate"],
-                "estimator": t["estimator"],
-                "best_params": t["best_params"],
-                "cv_score": t["cv_score"],
-                "cv_std": t["cv_std"],
-                "test": metrics.compute(spec, model, X, y, predictions),
-            }
-        )
-        if t is chosen:
-            chosen_model, chosen_predictions = model, predictions
-    assert chosen_predictions is not None
-    plots = _plots(ctx, chosen_model, y, chosen_predictions)
-    report = diagnostics(spec, chosen_model, X, y, chosen_predictions)
+    chosen_predictions = None
+    # The chosen model's permutation importance runs on the CV worker pool (other processes) while
+    # this thread predicts, scores and plots: the pool's wait is this thread's work.
+    with ThreadPoolExecutor(1, thread_name_prefix="airfoil-importance") as pool:
+        ranked = pool.submit(importance, spec, chosen_model, X, y)
+        for t in tuned:
+            model = chosen_model if t is chosen else modelfile.load(t["model"])
+            predictions = metrics.predict(spec, model, X)  # once per candidate: metrics, plots, report
+            rows.append(
+                {
+                    "candidate": t["candidate"],
+                    "estimator": t["estimator"],
+                    "best_params": t["best_params"],
+                    "cv_score": t["cv_score"],
+                    "cv_std": t["cv_std"],
+                    "test": metrics.compute(spec, model, X, y, predictions),
+                }
+            )
+            if t is chosen:
+                chosen_predictions = predictions
+        assert chosen_predictions is not None
+        plots = _plots(ctx, chosen_model, y, chosen_predictions)
+        report = diagnostics(spec, chosen_model, X, y, chosen_predictions, ranked=ranked.result())
     report_uri = ctx.uri("diagnostics.json")
     result = {
         "chosen": chosen["candidate"],

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from airfoil.steps.diagnostics import CURVE_POINTS, RESIDUAL_POINTS, diagnostics
+from airfoil.steps.diagnostics import CURVE_POINTS, RESIDUAL_POINTS, diagnostics, importance
 from tests.unit.unit_support import classification_frame, regression_frame
 
 
@@ -56,8 +56,6 @@ def test_a_classifier_without_probabilities_has_no_curves(make_spec) -> None:
 
 
 def test_importance_is_the_same_on_the_worker_pool_as_in_one_process(make_spec) -> None:
-    from airfoil.steps.diagnostics import importance
-
     df = classification_frame(n=3000)
     X, y = df[["x1", "x2", "color"]], df["label"]
     X = X.assign(color=X["color"].astype("category").cat.codes)
@@ -76,3 +74,20 @@ def test_diagnostics_from_predictions_made_once_match_the_models_own(make_spec) 
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
     spec = make_spec()
     assert diagnostics(spec, model, X, y, predict(spec, model, X)) == diagnostics(spec, model, X, y)
+
+
+def test_importance_computed_in_another_thread_while_predicting_is_the_same(make_spec) -> None:
+    """evaluate runs the chosen model's importance in a thread while it predicts and plots."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from airfoil.steps.metrics import predict
+
+    df = classification_frame(n=600)
+    X, y = df[["x1", "x2"]], df["label"]
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    spec = make_spec()
+    with ThreadPoolExecutor(1) as pool:
+        ranked = pool.submit(importance, spec, model, X, y)
+        predictions = predict(spec, model, X)  # the same model, at the same time
+        beside = diagnostics(spec, model, X, y, predictions, ranked=ranked.result())
+    assert beside == diagnostics(spec, model, X, y)
