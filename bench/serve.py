@@ -486,11 +486,14 @@ def bench_workers(workers: int, ctx: dict, args) -> dict:
 
     # The bare app stays up while airfoil is measured: after the first measurement of each, both
     # are measured again in turns (--pairs), so the ratio compares runs minutes apart, not tens.
+    def one_row(url: str, auth: str | None) -> dict:
+        return measure_server(wrk, lua, url, auth, {"one": ctx["one"]}, args)
+
     bare_server, bare_port = start_bare(workers, ctx)
     try:
         bare_url = f"http://127.0.0.1:{bare_port}/"
         print(f"bare ASGI on uvicorn, {workers} worker(s):", flush=True)
-        result["bare"] = measure_server(wrk, lua, bare_url, None, {"one": ctx["one"]}, args)
+        result["bare"] = one_row(bare_url, None)
         server, port, described = start_airfoil(workers, ctx, env, f"w{workers}")
         try:
             for name in MODELS:
@@ -516,9 +519,8 @@ def bench_workers(workers: int, ctx: dict, args) -> dict:
                         f" pair {n}/{args.pairs}, {name}: bare, then airfoil (1-row), then half load",
                         flush=True,
                     )
-                    bare_one = measure_server(wrk, lua, bare_url, None, {"one": ctx["one"]}, args)["one"]
-                    one = measure_server(wrk, lua, url, token, {"one": ctx["one"]}, args)["one"]
-                    r["pairs"].append((bare_one["req_s"], one["req_s"]))
+                    floor, served = one_row(bare_url, None)["one"], one_row(url, token)["one"]
+                    r["pairs"].append((floor["req_s"], served["req_s"]))
                     r["half_loads"].append(half_load(port, name, r["one"]["req_s"] / 2, ctx, args))
         finally:
             server.stop()
@@ -594,12 +596,12 @@ def report(name: str, workers: int, res: dict, raw: dict, args) -> dict:
         f"{'':>8} {'':>8} {anchor:>17,.0f}"
     )
     # median over the pairs (bare, airfoil measured in turns) and over the half-load runs
-    pair_ratios = sorted(air / floor for floor, air in a["pairs"])
+    pair_ratios = [air / floor for floor, air in a["pairs"]]  # in the order measured
     half = sorted(a["half_loads"], key=lambda h: h["from_scheduled_ms"]["99"])[len(a["half_loads"]) // 2]
     q = {
         "vs_bare": median(pair_ratios),
         "vs_bare_pairs": pair_ratios,
-        "p99_half_load_runs_ms": sorted(h["from_scheduled_ms"]["99"] for h in a["half_loads"]),
+        "p99_half_load_runs_ms": [h["from_scheduled_ms"]["99"] for h in a["half_loads"]],
         "vs_mlserver": a["oip_one"]["req_s"] / ms["req_s"],
         "vs_mlflow": a["one"]["req_s"] / m["one"]["req_s"],
         "vs_raw_1000": a["many"]["rows_s"] / anchor,
